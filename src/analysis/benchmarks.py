@@ -1,0 +1,232 @@
+"""Benchmarks: one problems table (``analysis.schemas.PROBLEMS``) whatever the source.
+
+A benchmark is loaded from a local folder laid out like the paper's evaluation data
+(``<folder>/<name>/test.jsonl``), or from the Hugging Face hub by dataset ID at a pinned
+revision. Synthetic task families (the toy world) register a loader under their own name.
+
+Registry entries are resolved lazily, so importing this module loads no other part of the
+package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from analysis import schemas
+from analysis.answers import last_boxed
+
+
+class BenchmarkError(ValueError):
+    """A benchmark name, source or file that cannot be loaded."""
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """Where a benchmark lives on the Hugging Face hub."""
+
+    repo_id: str
+    revision: str  # a commit hash: the hub copy can change under the same name
+    filename: str
+    field_map: tuple[tuple[str, str], ...] = ()  # hub field -> local field
+
+
+@dataclass(frozen=True)
+class MathBenchmark:
+    """One of the paper's math benchmarks: how to read a row of its file."""
+
+    name: str
+    question_field: str
+    gold: Callable[[dict[str, Any]], list[str]]
+    problem_id: Callable[[dict[str, Any], int], str]
+    stratum: Callable[[dict[str, Any]], str | None]
+    hub: HubSource | None = None
+    default_grader: str = "strict"
+
+
+def _gsm8k_gold(row: dict[str, Any]) -> list[str]:
+    answer = str(row["answer"])
+    if "####" not in answer:
+        msg = f"GSM8K answer without '####': {answer[-80:]!r}"
+        raise BenchmarkError(msg)
+    return [answer.split("####")[-1].strip().replace(",", "")]
+
+
+def _boxed_solution_gold(row: dict[str, Any]) -> list[str]:
+    box = last_boxed(str(row["solution"]))
+    if box is None:
+        msg = f"solution without a \\boxed answer: {str(row['solution'])[-80:]!r}"
+        raise BenchmarkError(msg)
+    return [box.strip()]
+
+
+def _number_gold(row: dict[str, Any]) -> list[str]:
+    value = row["answer"]
+    if isinstance(value, float) and value.is_integer():
+        return [str(int(value))]
+    return [str(value).strip()]
+
+
+def _olympiad_gold(row: dict[str, Any]) -> list[str]:
+    return [str(a).strip().strip("$").strip() for a in row["final_answer"]]
+
+
+def _index_id(name: str) -> Callable[[dict[str, Any], int], str]:
+    return lambda _row, i: f"{name}/{i}"
+
+
+MATH_BENCHMARKS: dict[str, MathBenchmark] = {
+    "gsm8k": MathBenchmark(
+        "gsm8k",
+        "question",
+        _gsm8k_gold,
+        _index_id("gsm8k"),
+        lambda _r: None,
+        HubSource("openai/gsm8k", "main", "main/test-00000-of-00001.parquet"),
+    ),
+    "math500": MathBenchmark(
+        "math500",
+        "problem",
+        lambda r: [str(r["answer"]).strip()],
+        _index_id("math500"),
+        lambda r: f"level {r['level']}",
+        HubSource("HuggingFaceH4/MATH-500", "main", "test.jsonl"),
+    ),
+    "minerva_math": MathBenchmark(
+        "minerva_math",
+        "problem",
+        _boxed_solution_gold,
+        _index_id("minerva_math"),
+        lambda r: r.get("type"),
+    ),
+    "olympiadbench": MathBenchmark(
+        "olympiadbench",
+        "question",
+        _olympiad_gold,
+        _index_id("olympiadbench"),
+        lambda r: r.get("subfield"),
+    ),
+    "aime24": MathBenchmark(
+        "aime24",
+        "problem",
+        lambda r: [str(r["answer"]).strip()],
+        _index_id("aime24"),
+        lambda _r: None,
+        HubSource("HuggingFaceH4/aime_2024", "main", "data/train-00000-of-00001.parquet"),
+    ),
+    "amc23": MathBenchmark(
+        "amc23",
+        "question",
+        _number_gold,
+        _index_id("amc23"),
+        lambda _r: None,
+    ),
+}
+
+# Loaders of other task families, as "module:function" resolved on first use. The function
+# takes the ``source`` argument of ``load_benchmark`` and returns a problems table.
+EXTRA_LOADERS: dict[str, str] = {}
+
+
+def register_loader(name: str, target: str) -> None:
+    """Register ``target`` ("module:function") as the loader of benchmark ``name``."""
+    if name in MATH_BENCHMARKS:
+        msg = f"{name!r} is one of the paper's math benchmarks and cannot be replaced"
+        raise BenchmarkError(msg)
+    EXTRA_LOADERS[name] = target
+
+
+def known_benchmarks() -> list[str]:
+    """Names that ``load_benchmark`` accepts."""
+    return sorted([*MATH_BENCHMARKS, *EXTRA_LOADERS])
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as e:
+                msg = f"{path}:{line_no}: not valid JSON ({e.msg})"
+                raise BenchmarkError(msg) from e
+    return rows
+
+
+def math_rows_to_problems(spec: MathBenchmark, rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Turn the raw rows of one of the paper's benchmark files into a problems table."""
+    records = []
+    for i, row in enumerate(rows):
+        if spec.question_field not in row:
+            msg = f"{spec.name} row {i} has no {spec.question_field!r} field (fields: {sorted(row)})"
+            raise BenchmarkError(msg)
+        meta = {k: v for k, v in row.items() if k != spec.question_field}
+        records.append(
+            {
+                "benchmark": spec.name,
+                "problem_id": spec.problem_id(row, i),
+                "index": i,
+                "question": str(row[spec.question_field]),
+                "gold": spec.gold(row),
+                "stratum": spec.stratum(row),
+                "metadata": json.dumps(meta, ensure_ascii=False, sort_keys=True),
+            }
+        )
+    return pl.DataFrame(records, schema=schemas.PROBLEMS)
+
+
+def load_benchmark(name: str, source: str | os.PathLike[str] | None = None, limit: int | None = None) -> pl.DataFrame:
+    """Load benchmark ``name`` as a problems table.
+
+    ``source`` is a folder holding ``<name>/test.jsonl`` (the layout of the paper's data), the
+    string ``"hub"`` to download the pinned hub copy, or, for registered task families, whatever
+    their loader takes. ``limit`` keeps the first ``limit`` problems.
+    """
+    if name in EXTRA_LOADERS:
+        module, _, func = EXTRA_LOADERS[name].partition(":")
+        problems = getattr(importlib.import_module(module), func)(source)
+    elif name in MATH_BENCHMARKS:
+        spec = MATH_BENCHMARKS[name]
+        if source is None:
+            msg = f"benchmark {name!r} needs a source: a folder holding {name}/test.jsonl, or 'hub'"
+            raise BenchmarkError(msg)
+        if str(source) == "hub":
+            rows = _hub_rows(spec)
+        else:
+            path = Path(source) / name / "test.jsonl"
+            if not path.is_file():
+                msg = f"benchmark file not found: {path}"
+                raise BenchmarkError(msg)
+            rows = _read_jsonl(path)
+        problems = math_rows_to_problems(spec, rows)
+    else:
+        msg = f"unknown benchmark {name!r}; known: {', '.join(known_benchmarks())}"
+        raise BenchmarkError(msg)
+    schemas.check(problems, "problems")
+    if problems["problem_id"].is_duplicated().any():
+        msg = f"benchmark {name!r} has duplicate problem ids"
+        raise BenchmarkError(msg)
+    return problems.head(limit) if limit is not None else problems
+
+
+def _hub_rows(spec: MathBenchmark) -> list[dict[str, Any]]:
+    if spec.hub is None:
+        msg = f"no hub source is known for {spec.name!r}: pass a local folder"
+        raise BenchmarkError(msg)
+    from huggingface_hub import hf_hub_download
+
+    path = Path(
+        hf_hub_download(spec.hub.repo_id, spec.hub.filename, repo_type="dataset", revision=spec.hub.revision)
+    )
+    rows = _read_jsonl(path) if path.suffix == ".jsonl" else pl.read_parquet(path).to_dicts()
+    mapping = dict(spec.hub.field_map)
+    return [{mapping.get(k, k): v for k, v in row.items()} for row in rows]
