@@ -56,6 +56,8 @@ SAMPLES = pl.Schema(
 GRADES = pl.Schema(
     {
         "run_hash": pl.String,
+        "model": pl.String,
+        "benchmark": pl.String,
         "problem_id": pl.String,
         "sample_index": pl.Int32,
         "grader": pl.String,  # "strict" | "paper" | "exact"
