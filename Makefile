@@ -11,7 +11,7 @@ VLLM_STAMP := $(VLLM_VENV)/.installed
 CONFIG ?= configs/toy.yaml
 CORES ?= 2
 
-.PHONY: venv study test lint format lab book pdf vllm-venv bench clean-book
+.PHONY: venv study plan test lint format lab book pdf vllm-venv bench
 
 venv: $(STAMP)
 
@@ -42,3 +42,31 @@ $(VLLM_STAMP): pyproject.toml
 	$(VLLM_VENV)/bin/pip install --disable-pip-version-check -q -e ".[dev]"
 	$(VLLM_VENV)/bin/pip uninstall -y -q torchvision torchaudio torchcodec
 	touch $@
+
+SNAKEMAKE := $(VENV)/bin/snakemake -s workflow/Snakefile --config study=$(CONFIG)
+
+# Run the study in $(CONFIG) (default: the toy world) end to end and build its report.
+# Finished steps are never redone; an interrupted run resumes.
+study: $(STAMP)
+	$(SNAKEMAKE) --cores $(CORES) --rerun-incomplete --nolock
+	@echo "Report: $(CURDIR)/book/_build/html/index.html"
+
+# List the jobs the study would run, without running them.
+plan: $(STAMP)
+	$(SNAKEMAKE) --dry-run --quiet rules
+
+# Rebuild the book from the study's executed notebooks.
+book: $(STAMP)
+	$(PY) -m analysis.book build $(CONFIG)
+
+# The report as one PDF (single-page HTML build printed by headless Chromium).
+pdf: $(STAMP)
+	$(PY) -m analysis.book pdf
+
+# JupyterLab on the notebooks, with this project's environment as the kernel.
+lab: $(STAMP)
+	$(VENV)/bin/jupyter-lab --notebook-dir=$(CURDIR) notebooks/
+
+# Benchmarks of the speed targets (each prints its figures and ratios to a baseline).
+bench: $(STAMP)
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -46,7 +46,7 @@ def built_site(tmp_path_factory) -> Path:
         check=True,
         capture_output=True,
     )
-    (site_src / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: generated/chart\n")
+    (site_src / "_toc.yml").write_text("format: jb-book\nroot: methods\nchapters:\n  - file: generated/chart\n")
     return book.build_book(site_src)
 
 

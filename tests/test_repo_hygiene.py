@@ -27,7 +27,8 @@ def test_environment_yml_installs_the_project_and_nothing_else():
     major_minor = tuple(int(x) for x in py.split("=")[1].split(".")[:2])
     low = re.search(r">=\s*(\d+)\.(\d+)", project["requires-python"])
     high = re.search(r"<\s*(\d+)\.(\d+)", project["requires-python"])
-    assert low and major_minor >= (int(low[1]), int(low[2]))
+    assert low
+    assert major_minor >= (int(low[1]), int(low[2]))
     assert high is None or major_minor < (int(high[1]), int(high[2]))
     assert "dev" in project["optional-dependencies"]
 

@@ -1,5 +1,4 @@
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -82,4 +81,4 @@ def test_file_sha256(tmp_path):
     p = tmp_path / "f.txt"
     p.write_bytes(b"abc")
     assert store.file_sha256(p) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-    assert os.path.getsize(p) == 3
+    assert p.stat().st_size == 3

@@ -15,8 +15,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.store import atomic_write_text
+
+if TYPE_CHECKING:
+    from analysis.study import Study
 
 BUNDLE_NAME = "vega-bundle.js"
 
@@ -85,7 +89,9 @@ def build_book(book_dir: str | os.PathLike[str], builder: str = "html", quiet: b
     return book / "_build" / builder
 
 
-_ATTR = re.compile(r"""<(script|link|img|iframe|source|embed|object)\b[^>]*?\b(src|href|data)\s*=\s*["']([^"']+)["']""", re.I)
+_ATTR = re.compile(
+    r"""<(script|link|img|iframe|source|embed|object)\b[^>]*?\b(src|href|data)\s*=\s*["']([^"']+)["']""", re.I
+)
 _CSS_URL = re.compile(r"""url\(\s*["']?([^"')]+)["']?\s*\)|@import\s+["']([^"']+)["']""", re.I)
 
 
@@ -183,3 +189,114 @@ def print_pdf(html_file: str | os.PathLike[str], pdf_path: str | os.PathLike[str
         msg = f"chromium could not print {src} to PDF: {result.stderr[-2000:]}"
         raise RuntimeError(msg)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Assembling a study's report
+
+# (page, title) in reading order; the book shows those the study produced.
+FINDING_PAGES = ("passk", "histogram", "coverage", "perplexity", "delta_se", "comparison")
+METHOD_PAGES = ("methods.md", "toyworld.md", "models", "grading")
+REPRODUCE_PAGES = ("reproducibility", "own-models.md")
+
+
+def _tidy_notebook(src: Path, dst: Path) -> None:
+    """Copy an executed notebook, hiding papermill's injected-parameters cell in the book."""
+    import nbformat
+
+    nb = nbformat.read(src, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, dst)
+
+
+def assemble_book(study: Study, book_dir: str | os.PathLike[str] = "book") -> Path:
+    """Put ``study``'s executed pages into ``<book>/generated`` and write the table of contents."""
+    book = Path(book_dir)
+    generated = book / "generated"
+    if generated.exists():
+        shutil.rmtree(generated)
+    executed = study.dir / "notebooks"
+    available: dict[str, Path] = {p.stem: p for p in (executed / "pages").glob("*.ipynb")}
+    if (executed / "models.ipynb").is_file():
+        available["models"] = executed / "models.ipynb"
+    if "overview" not in available:
+        msg = f"the study's overview page is missing ({executed / 'pages' / 'overview.ipynb'}): run the workflow first"
+        raise FileNotFoundError(msg)
+    for name, path in available.items():
+        _tidy_notebook(path, generated / f"{name}.ipynb")
+
+    def entries(names: tuple[str, ...]) -> list[str]:
+        out = []
+        for name in names:
+            if name.endswith(".md"):
+                if name == "toyworld.md" and study.config.toyworld is None:
+                    continue
+                if (book / name).is_file():
+                    out.append(name.removesuffix(".md"))
+            elif name in available:
+                out.append(f"generated/{name}")
+        return out
+
+    lines = ["format: jb-book", "root: generated/overview", "parts:"]
+    for caption, names in (("Findings", FINDING_PAGES), ("Methods", METHOD_PAGES), ("Reproduce", REPRODUCE_PAGES)):
+        chapters = entries(names)
+        if chapters:
+            lines.append(f"  - caption: {caption}")
+            lines.append("    chapters:")
+            lines.extend(f"      - file: {c}" for c in chapters)
+    atomic_write_text("\n".join(lines) + "\n", book / "_toc.yml")
+    return book
+
+
+def build_report(study: Study, book_dir: str | os.PathLike[str] = "book") -> dict[str, object]:
+    """Assemble and build ``study``'s book, check it loads nothing from outside, record it."""
+    from analysis.store import atomic_write_json
+
+    book = assemble_book(study, book_dir)
+    site = build_book(book)
+    external = external_references(site)
+    if external:
+        listed = "\n".join(f"  {f}: {u}" for f, u in external[:20])
+        msg = f"the built book loads resources from outside the site:\n{listed}"
+        raise RuntimeError(msg)
+    info = {
+        "study": study.config.name,
+        "config_hash": study.config.hash,
+        "html": str((site / "index.html").resolve()),
+        "pages": sorted(str(p.relative_to(site)) for p in site.rglob("*.html") if "_static" not in p.parts),
+    }
+    atomic_write_json(info, study.dir / "book.json")
+    return info
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build a study's report (``build CONFIG``) or print the current book to PDF (``pdf``)."""
+    import argparse
+
+    from analysis.study import Study
+
+    parser = argparse.ArgumentParser(prog="python -m analysis.book", description=main.__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build", help="assemble and build the book of a study whose workflow has run")
+    b.add_argument("config", help="study config (YAML)")
+    b.add_argument("--book", default="book", help="the Jupyter Book folder (default: book)")
+    p = sub.add_parser("pdf", help="build the book as one HTML page and print it to PDF with headless Chromium")
+    p.add_argument("--book", default="book")
+    p.add_argument("--out", default="book/_build/report.pdf")
+    args = parser.parse_args(argv)
+    if args.command == "build":
+        info = build_report(Study.load(args.config), args.book)
+        sys.stdout.write(f"Report: {info['html']}\n")
+    else:
+        site = build_book(args.book, builder="singlehtml")
+        pdf = print_pdf(site / "index.html", args.out)
+        sys.stdout.write(f"PDF: {pdf}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -62,7 +62,8 @@ def chart_html(spec: dict[str, Any], png: bytes | None = None) -> str:
   function draw() {{
     if (root.dataset.drawn || typeof window.vegaEmbed !== "function") return;
     root.dataset.drawn = "pending";
-    window.vegaEmbed(root.querySelector(".rlvr-chart-live"), spec, {{actions: {{export: true, source: false, compiled: false, editor: false}}}})
+    var options = {{actions: {{export: true, source: false, compiled: false, editor: false}}}};
+    window.vegaEmbed(root.querySelector(".rlvr-chart-live"), spec, options)
       .then(function () {{ root.querySelector(".rlvr-chart-static").remove(); root.dataset.drawn = "yes"; }})
       .catch(function (err) {{ root.dataset.drawn = "failed"; console.error(err); }});
   }}
@@ -121,3 +122,292 @@ def vega_bundle_js() -> str:
     import vl_convert as vlc
 
     return vlc.javascript_bundle(vl_version=_vl_convert_version())
+
+
+# ---------------------------------------------------------------------------------------------
+# Chart builders: one per figure type of the study. Each takes tidy polars frames (as the
+# metrics functions return them) and a mapping model -> role for consistent colours.
+
+_ROLE_SHADES = {
+    "base": ["#1f4e8c", "#4C72B0", "#7fa3d6", "#a9c3e8"],
+    "rl": ["#DD8452", "#c44e16", "#f0a97a", "#8c3a0e", "#f5c7a6", "#b5651d"],
+    "distill": ["#55A868", "#2e7d44", "#8fcf9c"],
+    "other": ["#8172B3", "#5a4a94", "#b3a6de", "#937860"],
+}
+
+
+def model_color_scale(roles: dict[str, str]) -> alt.Scale:
+    """A colour scale giving each model a shade of its role's colour (base blue, RL orange, ...)."""
+    used: dict[str, int] = {}
+    domain, colors = [], []
+    for model, role in roles.items():
+        shades = _ROLE_SHADES.get(role, _ROLE_SHADES["other"])
+        colors.append(shades[used.get(role, 0) % len(shades)])
+        used[role] = used.get(role, 0) + 1
+        domain.append(model)
+    return alt.Scale(domain=domain, range=colors)
+
+
+def log_spaced_ks(k_max: int, points: int = 48) -> list[int]:
+    """Every k up to 16, then about ``points`` log-spaced k up to ``k_max`` (powers of two kept)."""
+    import numpy as np
+
+    ks = set(range(1, min(k_max, 16) + 1))
+    ks.update(int(np.rint(x)) for x in np.geomspace(1, k_max, points))
+    p = 1
+    while p <= k_max:
+        ks.add(p)
+        p *= 2
+    ks.add(k_max)
+    return sorted(k for k in ks if 1 <= k <= k_max)
+
+
+def _thin_ks(df, by: list[str]):
+    import polars as pl
+
+    if df.is_empty():
+        return df
+    k_max = int(df["k"].max())
+    keep = log_spaced_ks(k_max)
+    return df.filter(pl.col("k").is_in(keep)).sort([*by, "k"])
+
+
+def _facet_args(df, row: str | None, column: str | None) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if row and row in df.columns and df[row].n_unique() > 1:
+        args["row"] = alt.Row(f"{row}:N", title=None)
+    if column and column in df.columns and df[column].n_unique() > 1:
+        args["column"] = alt.Column(f"{column}:N", title=None)
+    return args
+
+
+def passk_chart(
+    curves,
+    roles: dict[str, str],
+    *,
+    row: str | None = "benchmark",
+    column: str | None = "temperature",
+    title: str = "pass@k",
+    width: int = 360,
+    height: int = 240,
+) -> alt.TopLevelMixin:
+    """pass@k against k (log2 axis), one line per model, with the bootstrap band when present."""
+    data = _thin_ks(curves, [c for c in ("model", row, column) if c and c in curves.columns])
+    color = alt.Color("model:N", scale=model_color_scale(roles), title="model")
+    x = alt.X("k:Q", scale=alt.Scale(type="log", base=2), title="k (samples)", axis=alt.Axis(format="d"))
+    tooltip = [c for c in ("model", "benchmark", "temperature", "k", "pass_at_k", "lo", "hi") if c in data.columns]
+    base = alt.Chart(data).encode(x=x, color=color)
+    line = base.mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+        y=alt.Y("pass_at_k:Q", title="pass@k", scale=alt.Scale(zero=False)), tooltip=tooltip
+    )
+    layers = [line]
+    if "lo" in data.columns:
+        layers.insert(0, base.mark_area(opacity=0.18).encode(y="lo:Q", y2="hi:Q"))
+    chart = alt.layer(*layers).properties(width=width, height=height)
+    facets = _facet_args(data, row, column)
+    if facets:
+        chart = chart.facet(**facets).resolve_scale(y="independent")
+    return chart.properties(title=title)
+
+
+def difference_chart(
+    paired,
+    *,
+    row: str | None = "benchmark",
+    column: str | None = "temperature",
+    title: str = "pass@k difference (other − base), paired bootstrap band",
+) -> alt.TopLevelMixin:
+    """pass@k(a) − pass@k(b) against k with its band and a zero line; one line per pair."""
+    import polars as pl
+
+    data = _thin_ks(paired, [c for c in ("pair", row, column) if c and c in paired.columns])
+    if "pair" not in data.columns:
+        data = data.with_columns((pl.col("model_a") + " − " + pl.col("model_b")).alias("pair"))
+    x = alt.X("k:Q", scale=alt.Scale(type="log", base=2), title="k (samples)", axis=alt.Axis(format="d"))
+    base = alt.Chart(data).encode(x=x, color=alt.Color("pair:N", title="difference"))
+    layers = [
+        alt.Chart(data).mark_rule(color="#444", strokeDash=[4, 3]).encode(y=alt.datum(0)),
+        base.mark_line().encode(
+            y=alt.Y("diff:Q", title="pass@k difference"), tooltip=["pair", "k", "diff", "lo", "hi"]
+        ),
+    ]
+    if "lo" in data.columns:
+        layers.insert(0, base.mark_area(opacity=0.2).encode(y="lo:Q", y2="hi:Q"))
+    chart = alt.layer(*layers).properties(width=360, height=200)
+    facets = _facet_args(data, row, column)
+    if facets:
+        chart = chart.facet(**facets).resolve_scale(y="independent")
+    return chart.properties(title=title)
+
+
+def histogram_chart(
+    hist,
+    roles: dict[str, str],
+    *,
+    row: str | None = "benchmark",
+    column: str | None = "temperature",
+    title: str = "Per-problem accuracy (c / n)",
+) -> alt.TopLevelMixin:
+    """The paper's accuracy histogram: problems per accuracy bin, bars side by side per model."""
+    bins = list(dict.fromkeys(hist["bin"].to_list()))
+    chart = (
+        alt.Chart(hist)
+        .mark_bar()
+        .encode(
+            x=alt.X("bin:N", sort=bins, title="accuracy bin", axis=alt.Axis(labelAngle=-45)),
+            xOffset=alt.XOffset("model:N", sort=list(roles)),
+            y=alt.Y("count:Q", title="problems"),
+            color=alt.Color("model:N", scale=model_color_scale(roles)),
+            tooltip=[c for c in ("model", "benchmark", "temperature", "bin", "count", "percent") if c in hist.columns],
+        )
+        .properties(width=420, height=220)
+    )
+    facets = _facet_args(hist, row, column)
+    if facets:
+        chart = chart.facet(**facets).resolve_scale(y="independent")
+    return chart.properties(title=title)
+
+
+def upset_chart(upset, models: list[str], *, title: str = "Who solves what") -> alt.TopLevelMixin:
+    """UpSet view: problems per combination of solving models (bars) over a membership matrix."""
+    import polars as pl
+
+    rows = upset.with_columns(
+        pl.col("models").list.join(" & ").alias("combination"),
+    ).with_columns(
+        pl.when(pl.col("combination") == "").then(pl.lit("none")).otherwise("combination").alias("combination")
+    )
+    order = rows.sort("count", descending=True)["combination"].to_list()
+    bars = (
+        alt.Chart(rows)
+        .mark_bar(color="#4C72B0")
+        .encode(
+            x=alt.X("combination:N", sort=order, axis=None),
+            y=alt.Y("count:Q", title="problems"),
+            tooltip=["combination", "count"],
+        )
+        .properties(width=max(160, 36 * len(order)), height=200)
+    )
+    labels = bars.mark_text(dy=-6, fontSize=11).encode(text="count:Q")
+    cells = pl.DataFrame(
+        [
+            {"combination": combo, "model": m, "member": m in set(ms)}
+            for combo, ms in zip(rows["combination"].to_list(), rows["models"].to_list(), strict=True)
+            for m in models
+        ]
+    )
+    matrix = (
+        alt.Chart(cells)
+        .mark_circle(size=110)
+        .encode(
+            x=alt.X("combination:N", sort=order, title=None, axis=alt.Axis(labels=False, ticks=False)),
+            y=alt.Y("model:N", sort=models, title=None),
+            color=alt.condition("datum.member", alt.value("#222"), alt.value("#ddd")),
+        )
+        .properties(width=max(160, 36 * len(order)), height=22 * len(models))
+    )
+    return alt.vconcat(bars + labels, matrix, spacing=4).properties(title=title)
+
+
+def perplexity_chart(scores, roles: dict[str, str], *, title: str = "Perplexity of responses") -> alt.TopLevelMixin:
+    """Box plots of per-response perplexity, one per (scorer, generator) pair, faceted by benchmark."""
+    import polars as pl
+
+    data = scores.with_columns(
+        ("PPL_" + pl.col("scorer") + "(Y_" + pl.col("generator") + ")").alias("pair"),
+    )
+    order = data.select("pair", "scorer", "generator").unique().sort(["scorer", "generator"])["pair"].to_list()
+    chart = (
+        alt.Chart(data)
+        .mark_boxplot(extent="min-max", size=18)
+        .encode(
+            x=alt.X("pair:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30)),
+            y=alt.Y("ppl:Q", title="perplexity (per response)", scale=alt.Scale(zero=False)),
+            color=alt.Color("generator:N", scale=model_color_scale(roles), title="responses of"),
+        )
+        .properties(width=max(240, 60 * len(order)), height=240)
+    )
+    facets = _facet_args(data, "benchmark", None)
+    if facets:
+        chart = chart.facet(**facets).resolve_scale(y="independent")
+    return chart.properties(title=title)
+
+
+def delta_se_chart(delta, *, title: str = "ΔSE = base pass@k_max − pass@1 (lower is better)") -> alt.TopLevelMixin:
+    """ΔSE per model and benchmark, with its paired bootstrap interval."""
+    base = alt.Chart(delta).encode(
+        y=alt.Y("other:N", title=None),
+        color=alt.Color("benchmark:N", title="benchmark"),
+        yOffset="benchmark:N",
+    )
+    rule = base.mark_rule(strokeWidth=2).encode(x=alt.X("lo:Q", title="ΔSE"), x2="hi:Q")
+    point = base.mark_point(filled=True, size=70).encode(
+        x="delta:Q", tooltip=["other", "base", "benchmark", "k", "delta", "lo", "hi"]
+    )
+    return (rule + point).properties(width=420, height=max(80, 30 * delta.height), title=title)
+
+
+def findings_chart(findings, roles: dict[str, str], *, title: str = "pass@1 and pass@n per model") -> alt.TopLevelMixin:
+    """Dumbbells: each compared model's pass@1 and pass@n beside its base's."""
+    import polars as pl
+
+    rows = []
+    for r in findings.iter_rows(named=True):
+        group = f"{r['benchmark']} T={r['temperature']:g}"
+        for model, p1, pn in (
+            (r["base"], r["pass@1 base"], r["pass@n base"]),
+            (r["other"], r["pass@1 other"], r["pass@n other"]),
+        ):
+            rows.append({"group": group, "model": model, "at": "k = 1", "pass_at_k": p1})
+            rows.append({"group": group, "model": model, "at": f"k = n ({r['n']})", "pass_at_k": pn})
+    data = pl.DataFrame(rows).unique(["group", "model", "at"], keep="first")
+    base = alt.Chart(data).encode(
+        y=alt.Y("model:N", sort=list(roles), title=None),
+        color=alt.Color("model:N", scale=model_color_scale(roles), legend=None),
+    )
+    line = base.mark_line(strokeWidth=2).encode(x=alt.X("pass_at_k:Q", title="pass@k", scale=alt.Scale(zero=False)))
+    points = base.mark_point(filled=True, size=80).encode(
+        x="pass_at_k:Q", shape=alt.Shape("at:N", title=None), tooltip=["group", "model", "at", "pass_at_k"]
+    )
+    chart = (line + points).properties(width=380, height=max(60, 24 * data["model"].n_unique()))
+    if data["group"].n_unique() > 1:
+        chart = chart.facet(row=alt.Row("group:N", title=None))
+    return chart.properties(title=title)
+
+
+def training_chart(
+    log, *, metrics: tuple[str, ...] = ("reward", "kl", "loss"), title: str = "Training"
+) -> alt.TopLevelMixin:
+    """Training curves (value against step), one panel per metric that the logs hold."""
+    import polars as pl
+
+    present = [m for m in metrics if m in set(log["metric"].to_list())] or log["metric"].unique().sort().to_list()[:3]
+    data = log.filter(pl.col("metric").is_in(present))
+    chart = (
+        alt.Chart(data)
+        .mark_line()
+        .encode(x=alt.X("step:Q"), y=alt.Y("value:Q", title=None), color=alt.Color("model:N"))
+        .properties(width=300, height=180)
+        .facet(column=alt.Column("metric:N", title=None, sort=present))
+        .resolve_scale(y="independent")
+    )
+    return chart.properties(title=title)
+
+
+def wall_time_chart(
+    times, *, title: str = "Wall time per workflow stage (seconds, summed over its jobs)"
+) -> alt.TopLevelMixin:
+    """Bar chart of wall seconds per stage."""
+    import polars as pl
+
+    data = times.group_by("stage").agg(pl.col("seconds").sum().round(1), pl.len().alias("jobs"))
+    return (
+        alt.Chart(data)
+        .mark_bar(color="#4C72B0")
+        .encode(
+            y=alt.Y("stage:N", sort="-x", title=None),
+            x=alt.X("seconds:Q", title="seconds"),
+            tooltip=["stage", "seconds", "jobs"],
+        )
+        .properties(width=420, height=max(60, 22 * data.height), title=title)
+    )

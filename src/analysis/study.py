@@ -1,0 +1,403 @@
+"""One study from its config: where everything lives, and one function per workflow stage.
+
+The workflow (``workflow/Snakefile``) and the notebooks call these functions; each stage reads
+what the previous stages wrote and writes atomically, so any stage can be rerun on its own.
+
+Files of a study (``<output_root>`` defaults to ``data/runs``)::
+
+    <output_root>/samples/<run_hash>/           sampling runs, shared by studies (analysis.sampling)
+    <output_root>/toyworld/...                  toy-world checkpoints, cached by config hash
+    <output_root>/cache/grading/                grading verdict cache, shared by studies
+    <output_root>/studies/<name>/
+        models.json                             model name -> resolved path and revision
+        samples/<job>.json                      pointer: job -> finished sampling run folder
+        grades/<job>.<mode>.parquet             grades of one job in one grading mode
+        scores/perplexity.parquet               cross perplexity table
+        results/*.parquet, *.json               small tables the book shows
+        notebooks/...                           executed notebooks (papermill outputs)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from analysis.config import SamplingJob, StudyConfig, load_config, sampling_jobs
+from analysis.store import atomic_write_json, atomic_write_parquet
+
+MATH_BENCHMARKS = frozenset({"gsm8k", "math500", "minerva_math", "olympiadbench", "aime24", "amc23"})
+
+
+PROGRESS_ENV = "RLVR_PROGRESS"
+
+
+@contextlib.contextmanager
+def progress_to_terminal() -> Iterator[None]:
+    """Send progress bars and log lines to the terminal instead of the notebook.
+
+    The workflow runs each stage's notebook with ``RLVR_PROGRESS=terminal``: its long work then
+    shows progress where the user ran ``make study`` (the kernel's own stderr), and the executed
+    notebook, which becomes a page of the book, keeps only results. Elsewhere (a notebook opened
+    in JupyterLab) progress stays in the notebook.
+    """
+    if os.environ.get(PROGRESS_ENV) == "terminal" and sys.__stderr__ is not None and sys.stderr is not sys.__stderr__:
+        with contextlib.redirect_stderr(sys.__stderr__):
+            yield
+    else:
+        yield
+
+
+def project_root(start: str | os.PathLike[str] | None = None) -> Path | None:
+    """The nearest folder at or above ``start`` (default: the working directory) holding both
+    ``pyproject.toml`` and ``workflow/Snakefile``, or ``None``."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file() and (folder / "workflow" / "Snakefile").is_file():
+            return folder
+    return None
+
+
+@dataclass(frozen=True)
+class Study:
+    """A loaded study config and the paths of everything it writes."""
+
+    config: StudyConfig
+    config_path: Path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Study:
+        """Load a study config. Relative paths (the config's and those inside it) are relative to
+        the project root; when the working directory is below it (a notebook opened in
+        JupyterLab runs in ``notebooks/``), it is changed to the project root first."""
+        if not Path(path).is_absolute() and not Path(path).exists():
+            root = project_root()
+            if root is not None and (root / path).exists():
+                os.chdir(root)
+        return cls(load_config(path), Path(path))
+
+    # ---- paths -------------------------------------------------------------------------
+    @property
+    def root(self) -> Path:
+        return Path(self.config.output_root)
+
+    @property
+    def dir(self) -> Path:
+        return self.root / "studies" / self.config.name
+
+    @property
+    def samples_root(self) -> Path:
+        return self.root / "samples"
+
+    @property
+    def toyworld_root(self) -> Path:
+        return self.root / "toyworld"
+
+    @property
+    def grading_cache(self) -> Path:
+        return self.root / "cache" / "grading"
+
+    @property
+    def models_manifest(self) -> Path:
+        return self.dir / "models.json"
+
+    def pointer(self, job: str) -> Path:
+        return self.dir / "samples" / f"{job}.json"
+
+    def grades_path(self, job: str, mode: str) -> Path:
+        return self.dir / "grades" / f"{job}.{mode}.parquet"
+
+    def grades_marker(self, job: str) -> Path:
+        """Written last by the grading stage of ``job``: mode -> grades file."""
+        return self.dir / "grades" / f"{job}.json"
+
+    @property
+    def scores_path(self) -> Path:
+        return self.dir / "scores" / "perplexity.parquet"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.dir / "results"
+
+    # ---- the plan ----------------------------------------------------------------------
+    @cached_property
+    def jobs(self) -> dict[str, SamplingJob]:
+        return {j.key: j for j in sampling_jobs(self.config)}
+
+    def job(self, key: str) -> SamplingJob:
+        if key not in self.jobs:
+            msg = f"no sampling job {key!r} in study {self.config.name!r}"
+            raise KeyError(msg)
+        return self.jobs[key]
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """Model name -> role, in config order (charts colour by it)."""
+        return {m.name: m.role for m in self.config.models}
+
+    def grading_modes(self, benchmark: str) -> list[str]:
+        """The primary grading mode of ``benchmark`` first, then any comparison mode."""
+        entry = self.config.benchmark(benchmark)
+        if entry.grader is not None:
+            primary = entry.grader
+        elif benchmark in MATH_BENCHMARKS:
+            primary = self.config.grading.mode
+        else:
+            primary = "exact"
+        modes = [primary]
+        if primary in ("strict", "paper") and self.config.grading.compare_modes:
+            modes.append("paper" if primary == "strict" else "strict")
+        return modes
+
+    def primary_mode(self, benchmark: str) -> str:
+        return self.grading_modes(benchmark)[0]
+
+    # ---- stage: models -----------------------------------------------------------------
+    def prepare_models(self, progress: bool = True) -> dict[str, dict[str, Any]]:
+        """Train the toy world's models when the study needs them; write ``models.json``."""
+        trained: dict[str, Path] = {}
+        if self.config.toyworld is not None:
+            from analysis.toyworld.train import train_all
+
+            with progress_to_terminal():
+                folders = train_all(self.config.toyworld, self.toyworld_root, progress=progress)
+            trained = {k: Path(v) for k, v in folders.items()}
+        manifest: dict[str, dict[str, Any]] = {}
+        for m in self.config.models:
+            if m.is_toyworld:
+                key = m.path.removeprefix("toyworld:")
+                if key not in trained:
+                    msg = f"model {m.name!r}: the toy world trains no model {key!r} (it trains {sorted(trained)})"
+                    raise KeyError(msg)
+                manifest[m.name] = {"path": str(trained[key]), "revision": None, "role": m.role}
+            else:
+                manifest[m.name] = {"path": m.path, "revision": m.revision, "role": m.role}
+        atomic_write_json(manifest, self.models_manifest)
+        return manifest
+
+    def models(self) -> dict[str, dict[str, Any]]:
+        if not self.models_manifest.is_file():
+            msg = f"{self.models_manifest} does not exist: run the models stage first (Study.prepare_models)"
+            raise FileNotFoundError(msg)
+        return json.loads(self.models_manifest.read_text(encoding="utf-8"))
+
+    # ---- stage: sampling ---------------------------------------------------------------
+    def sampling_config(self, key: str) -> Any:
+        """The ``analysis.sampling.SamplingConfig`` of sampling job ``key``."""
+        from analysis.sampling import SamplingConfig
+
+        job = self.job(key)
+        model = self.config.model(job.model)
+        bench = self.config.benchmark(job.benchmark)
+        resolved = self.models()[job.model]
+        s = self.config.sampling
+        return SamplingConfig(
+            backend=s.backend,
+            model=resolved["path"],
+            revision=resolved["revision"],
+            model_name=model.name,
+            benchmark=bench.name,
+            benchmark_source=bench.source,
+            limit=bench.limit,
+            template=model.template,
+            chat_template=model.chat_template,
+            n=job.n,
+            seeds=(job.seed,),
+            chunk_size=min(s.chunk_size, job.n),
+            temperature=job.temperature,
+            top_p=s.top_p,
+            max_tokens=s.max_tokens,
+            max_model_len=s.max_model_len,
+            tensor_parallel_size=s.tensor_parallel_size,
+            device=s.device,
+            base_url=s.api_base,
+        )
+
+    def sample(self, key: str, progress: bool = True) -> Path:
+        """Run (or resume, or reuse) sampling job ``key``; write its pointer; return the run folder."""
+        from analysis.sampling import run_sampling
+
+        with progress_to_terminal():
+            run_dir = run_sampling(self.sampling_config(key), self.samples_root, progress=progress)
+        job = self.job(key)
+        atomic_write_json({"run_dir": str(run_dir), **job.model_dump(mode="json")}, self.pointer(key))
+        return run_dir
+
+    def run_dir(self, key: str) -> Path:
+        path = self.pointer(key)
+        if not path.is_file():
+            msg = f"sampling job {key!r} has not run yet ({path} is missing)"
+            raise FileNotFoundError(msg)
+        return Path(json.loads(path.read_text(encoding="utf-8"))["run_dir"])
+
+    def problems(self, benchmark: str) -> pl.DataFrame:
+        from analysis.benchmarks import load_benchmark
+
+        bench = self.config.benchmark(benchmark)
+        return load_benchmark(bench.name, bench.source, bench.limit)
+
+    # ---- stage: grading ----------------------------------------------------------------
+    def grade(self, key: str, progress: bool = True) -> dict[str, Path]:
+        """Grade sampling job ``key`` in each of its benchmark's modes; return the grades files."""
+        from analysis.grading import grade_samples
+        from analysis.sampling import load_samples
+
+        job = self.job(key)
+        samples = load_samples(self.run_dir(key))
+        problems = self.problems(job.benchmark)
+        out = {}
+        for mode in self.grading_modes(job.benchmark):
+            with progress_to_terminal():
+                grades = grade_samples(
+                    samples,
+                    problems,
+                    mode,
+                    workers=self.config.grading.workers,
+                    deadline_s=self.config.grading.deadline_s,
+                    cache_dir=self.grading_cache,
+                    progress=progress,
+                )
+            out[mode] = atomic_write_parquet(grades, self.grades_path(key, mode))
+        atomic_write_json({m: str(p) for m, p in out.items()}, self.grades_marker(key))
+        return out
+
+    # ---- readers for the analyses ------------------------------------------------------
+    def grades(self, mode: str = "primary") -> pl.LazyFrame:
+        """All grades of the study (one mode; ``primary`` = each benchmark's primary mode), with
+        the job's ``temperature`` and ``seed`` as extra columns."""
+        frames = []
+        for key, job in self.jobs.items():
+            wanted = self.primary_mode(job.benchmark) if mode == "primary" else mode
+            if wanted not in self.grading_modes(job.benchmark):
+                continue
+            path = self.grades_path(key, wanted)
+            if not path.is_file():
+                msg = f"grades of job {key!r} ({wanted}) are missing: {path}"
+                raise FileNotFoundError(msg)
+            frames.append(
+                pl.scan_parquet(path).with_columns(
+                    pl.lit(job.temperature).alias("temperature"), pl.lit(job.seed, dtype=pl.Int64).alias("seed")
+                )
+            )
+        if not frames:
+            msg = f"study {self.config.name!r} has no grades in mode {mode!r}"
+            raise FileNotFoundError(msg)
+        return pl.concat(frames, how="diagonal_relaxed")
+
+    def counts(self, mode: str = "primary") -> pl.DataFrame:
+        """The counts table (model x benchmark x temperature x problem: n, c), seeds pooled."""
+        from analysis.metrics import counts_from_grades
+
+        return counts_from_grades(self.grades(mode), by=("temperature",))
+
+    def samples(self, columns: list[str] | None = None) -> pl.LazyFrame:
+        """All samples of the study with the job's temperature (``columns`` to read fewer)."""
+        from analysis.sampling import load_samples
+
+        frames = []
+        for key, job in self.jobs.items():
+            lf = load_samples(self.run_dir(key))
+            if columns is not None:
+                lf = lf.select(columns)
+            frames.append(lf.with_columns(pl.lit(job.temperature).alias("temperature")))
+        return pl.concat(frames, how="diagonal_relaxed")
+
+    def prompts(self) -> pl.DataFrame:
+        """The exact prompt string of every (model, benchmark, problem)."""
+        from analysis.sampling import load_prompts
+
+        frames = []
+        seen = set()
+        for key, job in self.jobs.items():
+            if (job.model, job.benchmark) in seen:
+                continue
+            seen.add((job.model, job.benchmark))
+            frames.append(
+                load_prompts(self.run_dir(key))
+                .select("problem_id", "prompt")
+                .with_columns(pl.lit(job.model).alias("model"), pl.lit(job.benchmark).alias("benchmark"))
+            )
+        return pl.concat(frames)
+
+    def write_result(self, df: pl.DataFrame, name: str) -> Path:
+        return atomic_write_parquet(df, self.results_dir / f"{name}.parquet")
+
+    # ---- stage: perplexity -------------------------------------------------------------
+    def perplexity_responses(self) -> pl.DataFrame:
+        """The responses the perplexity analysis scores: for each benchmark, the first
+        ``analysis.perplexity.problems`` problems and each model's first
+        ``responses_per_problem`` samples on them, at one temperature, with their exact prompts."""
+        from analysis.sampling import load_samples
+
+        ppl = self.config.analysis.perplexity
+        temperature = ppl.temperature if ppl.temperature is not None else self.config.sampling.temperatures[0]
+        frames = []
+        for bench in self.config.benchmarks:
+            keep = self.problems(bench.name)["problem_id"].head(ppl.problems).to_list()
+            for key, job in self.jobs.items():
+                if job.benchmark != bench.name or job.temperature != temperature:
+                    continue
+                frames.append(
+                    load_samples(self.run_dir(key))
+                    .filter(pl.col("problem_id").is_in(keep) & (pl.col("sample_index") < ppl.responses_per_problem))
+                    .select("model", "benchmark", "problem_id", "sample_index", "text", "finish_reason")
+                    .collect()
+                )
+        if not frames:
+            msg = f"no samples at temperature {temperature} to score"
+            raise FileNotFoundError(msg)
+        responses = pl.concat(frames).unique(["model", "benchmark", "problem_id", "sample_index"], keep="first")
+        prompts = self.prompts()
+        joined = responses.join(prompts, on=["model", "benchmark", "problem_id"], how="left")
+        if joined["prompt"].null_count():
+            msg = "some responses have no prompt in their sampling run"
+            raise ValueError(msg)
+        return joined.rename({"model": "generator"}).sort(["generator", "benchmark", "problem_id", "sample_index"])
+
+    def families(self) -> dict[str, list[str]]:
+        """Base model -> the models of its family (itself first, then the models naming it as base)."""
+        fam: dict[str, list[str]] = {m.name: [m.name] for m in self.config.models if m.role == "base"}
+        for m in self.config.models:
+            if m.base is not None:
+                fam[m.base].append(m.name)
+        return fam
+
+    def score_perplexity(self, progress: bool = True) -> pl.DataFrame:
+        """Cross perplexity within each model family (every member scores every member's
+        responses); written to ``scores_path``. Models served only through an endpoint are skipped."""
+        from analysis.perplexity import cross_perplexity
+
+        responses = self.perplexity_responses()
+        models = self.models()
+        frames = []
+        for members in self.families().values():
+            local = [m for m in members if Path(models[m]["path"]).is_dir() or models[m]["revision"] is not None]
+            subset = responses.filter(pl.col("generator").is_in(local))
+            if len(local) < 1 or subset.is_empty():
+                continue
+            scorers = {m: models[m]["path"] for m in local}
+            with progress_to_terminal():
+                scored = cross_perplexity(
+                    scorers, subset, cache_dir=self.root / "cache" / "perplexity", progress=progress
+                )
+            frames.append(scored)
+        if not frames:
+            msg = "no model family has local weights to score with"
+            raise ValueError(msg)
+        scores = pl.concat(frames)
+        atomic_write_parquet(scores, self.scores_path)
+        return scores
+
+    def scores(self) -> pl.DataFrame:
+        if not self.scores_path.is_file():
+            msg = f"perplexity scores are missing: {self.scores_path} (run the perplexity stage)"
+            raise FileNotFoundError(msg)
+        return pl.read_parquet(self.scores_path)
