@@ -71,18 +71,20 @@ def test_reduced_toy_study_survives_a_kill_and_builds_a_book_that_draws_offline(
     study_dir = tmp_path / "runs" / "studies" / "toy-mini"
     args = [*SNAKEMAKE, "--cores", "2", "--rerun-incomplete", "--config", f"study={config}", f"book={book_dir}"]
 
-    # First attempt: kill the whole process tree (SIGKILL) once some sampling jobs finished.
+    # First attempt: kill the whole process tree (SIGKILL) once some sampling jobs have finished
+    # (their grading job has started, so Snakemake counted them done).
     proc = subprocess.Popen(
         args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     deadline = time.monotonic() + 900
-    while len(list((study_dir / "samples").glob("*.json"))) < 2:
+    while len(list((study_dir / "notebooks" / "grade").glob("*.ipynb"))) < 2:
         assert proc.poll() is None, "the workflow ended before it could be interrupted"
         assert time.monotonic() < deadline, "no sampling job finished in time"
-        time.sleep(0.5)
+        time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    finished_before = {p.name: p.stat().st_mtime_ns for p in (study_dir / "samples").glob("*.json")}
+    graded = [p.stem for p in (study_dir / "notebooks" / "grade").glob("*.ipynb")]
+    finished_before = {job: (study_dir / "samples" / f"{job}.json").stat().st_mtime_ns for job in graded}
 
     # Second attempt: completes, without redoing the sampling jobs that had finished.
     done = _run(args)

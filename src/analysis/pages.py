@@ -258,15 +258,13 @@ def grading_page(study: Study) -> GradingPage:
             continue
         summaries.append(summarize_grades(grades).with_columns(pl.lit(mode).alias("grader")))
     try:
-        strict = study.grades("strict").collect()
-        paper = study.grades("paper").collect()
+        both = pl.concat([study.grades("strict").collect(), study.grades("paper").collect()], how="diagonal_relaxed")
     except FileNotFoundError:
-        strict = paper = None
-    if strict is not None and paper is not None:
-        d = mode_disagreement(strict, paper)
-        disagreements.append(d.table if hasattr(d, "table") else d)
-        if hasattr(d, "examples"):
-            examples.append(d.examples)
+        both = None
+    if both is not None:
+        d = mode_disagreement(both.drop("temperature", "seed"), study.samples().drop("temperature"))
+        disagreements.append(d.summary)
+        examples.append(d.examples)
     return GradingPage(
         summary=pl.concat(summaries, how="diagonal_relaxed") if summaries else pl.DataFrame(),
         disagreement=pl.concat(disagreements, how="diagonal_relaxed") if disagreements else pl.DataFrame(),

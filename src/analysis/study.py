@@ -132,6 +132,16 @@ class Study:
     def jobs(self) -> dict[str, SamplingJob]:
         return {j.key: j for j in sampling_jobs(self.config)}
 
+    def index_offset(self, key: str) -> int:
+        """Where job ``key``'s samples start in its problem's pooled sample indices.
+
+        Each seed is its own sampling run with indices 0..n-1; pooled over the seeds of a
+        benchmark, seed number i (in config order) holds indices i*n .. (i+1)*n - 1.
+        """
+        job = self.job(key)
+        seeds = self.config.seeds_for(self.config.benchmark(job.benchmark))
+        return seeds.index(job.seed) * job.n
+
     def job(self, key: str) -> SamplingJob:
         if key not in self.jobs:
             msg = f"no sampling job {key!r} in study {self.config.name!r}"
@@ -272,7 +282,8 @@ class Study:
     # ---- readers for the analyses ------------------------------------------------------
     def grades(self, mode: str = "primary") -> pl.LazyFrame:
         """All grades of the study (one mode; ``primary`` = each benchmark's primary mode), with
-        the job's ``temperature`` and ``seed`` as extra columns."""
+        the job's ``temperature`` and ``seed`` as extra columns and ``sample_index`` pooled over
+        seeds (``index_offset``)."""
         frames = []
         for key, job in self.jobs.items():
             wanted = self.primary_mode(job.benchmark) if mode == "primary" else mode
@@ -284,7 +295,9 @@ class Study:
                 raise FileNotFoundError(msg)
             frames.append(
                 pl.scan_parquet(path).with_columns(
-                    pl.lit(job.temperature).alias("temperature"), pl.lit(job.seed, dtype=pl.Int64).alias("seed")
+                    pl.col("sample_index") + self.index_offset(key),
+                    pl.lit(job.temperature).alias("temperature"),
+                    pl.lit(job.seed, dtype=pl.Int64).alias("seed"),
                 )
             )
         if not frames:
@@ -304,7 +317,7 @@ class Study:
 
         frames = []
         for key, job in self.jobs.items():
-            lf = load_samples(self.run_dir(key))
+            lf = load_samples(self.run_dir(key)).with_columns(pl.col("sample_index") + self.index_offset(key))
             if columns is not None:
                 lf = lf.select(columns)
             frames.append(lf.with_columns(pl.lit(job.temperature).alias("temperature")))
@@ -347,6 +360,7 @@ class Study:
                     continue
                 frames.append(
                     load_samples(self.run_dir(key))
+                    .with_columns(pl.col("sample_index") + self.index_offset(key))
                     .filter(pl.col("problem_id").is_in(keep) & (pl.col("sample_index") < ppl.responses_per_problem))
                     .select("model", "benchmark", "problem_id", "sample_index", "text", "finish_reason")
                     .collect()
