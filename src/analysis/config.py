@@ -99,9 +99,9 @@ class PerplexitySettings(_Strict):
 
 
 class EntropySettings(_Strict):
+    """The entropy-matched comparison (paper Fig. 17), on the responses the perplexity analysis scores."""
+
     enabled: bool = False
-    problems: Annotated[int, Field(gt=0)] = 20
-    responses_per_problem: Annotated[int, Field(gt=0)] = 4
 
 
 class AnalysisSettings(_Strict):
@@ -112,6 +112,13 @@ class AnalysisSettings(_Strict):
     cover_taus: list[Annotated[float, Field(gt=0.0, le=1.0)]] = Field(default_factory=lambda: [0.1, 0.25, 0.5, 0.75])
     perplexity: PerplexitySettings = PerplexitySettings()
     entropy: EntropySettings = EntropySettings()
+
+    @model_validator(mode="after")
+    def _entropy_needs_perplexity(self) -> Self:
+        if self.entropy.enabled and not self.perplexity.enabled:
+            msg = "analysis.entropy needs analysis.perplexity enabled (it scores the same responses)"
+            raise ValueError(msg)
+        return self
 
 
 class StudyConfig(_Strict):

@@ -333,6 +333,7 @@ class PerplexityPage:
     table: pl.DataFrame
     chart: alt.TopLevelMixin
     notes: Any
+    entropy: pl.DataFrame
 
 
 def perplexity_page(study: Study) -> PerplexityPage:
@@ -363,7 +364,8 @@ def perplexity_page(study: Study) -> PerplexityPage:
         "holds the full matrix, the chart the paper's pairs). Response tokens only, conditioned on the exact "
         "prompt string; the end-of-sequence token is not counted; log-softmax in float32."
     )
-    return PerplexityPage(scores, table, charts.perplexity_chart(shown, study.roles), notes)
+    entropy = pl.read_parquet(study.entropy_path) if study.entropy_path.is_file() else pl.DataFrame()
+    return PerplexityPage(scores, table, charts.perplexity_chart(shown, study.roles), notes, entropy)
 
 
 # ---------------------------------------------------------------------------------------------

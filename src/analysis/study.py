@@ -397,7 +397,7 @@ class Study:
             subset = responses.filter(pl.col("generator").is_in(local))
             if len(local) < 1 or subset.is_empty():
                 continue
-            scorers = {m: models[m]["path"] for m in local}
+            scorers = {m: self.local_model(m) for m in local}
             with progress_to_terminal():
                 scored = cross_perplexity(
                     scorers, subset, cache_dir=self.root / "cache" / "perplexity", progress=progress
@@ -409,6 +409,77 @@ class Study:
         scores = pl.concat(frames)
         atomic_write_parquet(scores, self.scores_path)
         return scores
+
+    def local_model(self, name: str) -> str:
+        """A folder holding model ``name``'s weights: its own folder, or the pinned hub snapshot
+        (downloaded on first use, from the local cache afterwards)."""
+        entry = self.models()[name]
+        if Path(entry["path"]).is_dir():
+            return entry["path"]
+        if entry["revision"] is None:
+            msg = f"model {name!r} ({entry['path']}) is neither a local folder nor a pinned hub model"
+            raise FileNotFoundError(msg)
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(entry["path"], revision=entry["revision"])
+
+    @property
+    def entropy_path(self) -> Path:
+        return self.dir / "scores" / "entropy.parquet"
+
+    def score_entropy(self, progress: bool = True) -> pl.DataFrame:
+        """The paper's entropy-matched comparison (Fig. 17): per benchmark, each base model's mean
+        token entropy over its own responses at the first sampling temperature, and for every
+        other member of its family, that model's entropy at the same temperature and the
+        temperature at which its entropy matches the base's. Teacher forced on the responses the
+        perplexity analysis uses."""
+        from analysis.perplexity import match_temperature, mean_entropy
+        from analysis.perplexity.hf import load_scorer
+
+        temperature = self.config.sampling.temperatures[0]
+        responses = self.perplexity_responses()
+        rows = []
+        for base, members in self.families().items():
+            for bench in responses["benchmark"].unique(maintain_order=True).to_list():
+
+                def own(model: str, bench: str = bench) -> tuple[list[str], list[str]]:
+                    part = responses.filter((pl.col("generator") == model) & (pl.col("benchmark") == bench))
+                    return part["prompt"].to_list(), part["text"].to_list()
+
+                prompts, texts = own(base)
+                if not prompts:
+                    continue
+                with progress_to_terminal():
+                    net, tok = load_scorer(self.local_model(base))
+                    target = mean_entropy(net, tok, prompts, texts, temperature=temperature)
+                    del net
+                    for other in members[1:]:
+                        p2, t2 = own(other)
+                        if not p2:
+                            continue
+                        net, tok = load_scorer(self.local_model(other))
+                        at_same = mean_entropy(net, tok, p2, t2, temperature=temperature)
+                        try:
+                            match = match_temperature(net, tok, p2, t2, target)
+                            matched, at_matched = match.temperature, match.entropy
+                        except ValueError:
+                            matched = at_matched = None
+                        del net
+                        rows.append(
+                            {
+                                "benchmark": bench,
+                                "base": base,
+                                "model": other,
+                                "temperature": temperature,
+                                "entropy base": target,
+                                "entropy model": at_same,
+                                "matched temperature": matched,
+                                "entropy at matched": at_matched,
+                            }
+                        )
+        table = pl.DataFrame(rows) if rows else pl.DataFrame()
+        atomic_write_parquet(table, self.entropy_path)
+        return table
 
     def scores(self) -> pl.DataFrame:
         if not self.scores_path.is_file():
