@@ -1,67 +1,82 @@
-"""Small text helpers for locating final answers (shared by benchmarks and grading)."""
+"""Small text helpers for locating final answers (shared by benchmarks and grading).
+
+Everything here is linear in the length of the text, so a 1 MB response full of unclosed
+``\\boxed{`` costs milliseconds, not minutes.
+"""
 
 from __future__ import annotations
 
+import re
+
 BOX_COMMANDS = ("\\boxed", "\\fbox")
+_BOX_RE = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
+_BRACE_RE = re.compile(r"[{}]")
+
+
+def _matching_braces(text: str) -> dict[int, int]:
+    """Position of every ``{`` that closes -> position of its ``}`` (one pass with a stack).
+
+    Every brace counts, escaped ones (``\\{``) included, as in the official evaluator's
+    brace-depth counter; a ``}`` with no open brace is ignored.
+    """
+    match: dict[int, int] = {}
+    stack: list[int] = []
+    for m in _BRACE_RE.finditer(text):
+        if m.group() == "{":
+            stack.append(m.start())
+        elif stack:
+            match[stack.pop()] = m.start()
+    return match
 
 
 def boxed_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of the content of every ``\\boxed{...}`` / ``\\fbox{...}`` in ``text``.
 
     Braces are matched by depth counting, so nested braces (``\\boxed{\\frac{1}{2}}``) are kept
-    whole. A box whose braces never close is ignored. ``\\boxed 5`` (no braces) yields the token
-    after the space. Spans are returned in order of appearance; nested boxes appear after the
+    whole. Whitespace between the command and its brace is allowed. A box whose brace never
+    closes is ignored. ``\\boxed 5`` (a space, no brace) yields the token after the space, minus
+    trailing ``$.,``. Spans are returned in order of appearance; nested boxes appear after the
     box that contains them.
     """
+    commands = list(_BOX_RE.finditer(text))
+    if not commands:
+        return []
+    match = _matching_braces(text)
     spans: list[tuple[int, int]] = []
-    i = 0
     n = len(text)
-    while i < n:
-        j = min((p for p in (text.find(c, i) for c in BOX_COMMANDS) if p != -1), default=-1)
-        if j == -1:
-            break
-        k = text.find("{", j) if j != -1 else -1
-        cmd_end = j + (len("\\boxed") if text.startswith("\\boxed", j) else len("\\fbox"))
-        rest = text[cmd_end:]
-        if rest.startswith(" ") and not rest.lstrip().startswith("{"):
-            token = rest[1:].split(maxsplit=1)
+    for cmd in commands:
+        p = cmd.end()
+        while p < n and text[p].isspace():
+            p += 1
+        if p < n and text[p] == "{":
+            close = match.get(p)
+            if close is not None:
+                spans.append((p + 1, close))
+        elif p > cmd.end() and p < n:
+            token = text[p:].split(maxsplit=1)[0].rstrip("$.,")
             if token:
-                start = cmd_end + 1 + (len(rest[1:]) - len(rest[1:].lstrip()))
-                end = start + len(token[0].rstrip("$.,"))
-                spans.append((start, end))
-            i = cmd_end + 1
-            continue
-        if k != cmd_end:
-            i = cmd_end
-            continue
-        depth = 0
-        end = -1
-        for p in range(k, n):
-            ch = text[p]
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    end = p
-                    break
-        if end == -1:
-            i = k + 1
-            continue
-        spans.append((k + 1, end))
-        i = k + 1
+                spans.append((p, p + len(token)))
     return spans
+
+
+def top_level_boxed_spans(text: str) -> list[tuple[int, int]]:
+    """The spans of ``boxed_spans`` that are not nested inside another box, in order."""
+    top: list[tuple[int, int]] = []
+    outer_end = -1
+    for start, end in boxed_spans(text):
+        if start < outer_end:  # inside the previous top-level box
+            continue
+        top.append((start, end))
+        outer_end = end
+    return top
 
 
 def last_boxed(text: str | None) -> str | None:
     """Content of the last complete top-level box in ``text``, or ``None`` if there is none."""
     if not text:
         return None
-    spans = boxed_spans(text)
-    if not spans:
+    top = top_level_boxed_spans(text)
+    if not top:
         return None
-    # The last box that is not nested inside another: the one with the greatest start among
-    # spans not contained in a later-starting outer span.
-    top = [s for s in spans if not any(o[0] < s[0] and s[1] <= o[1] for o in spans if o != s)]
     start, end = top[-1]
     return text[start:end]

@@ -22,6 +22,7 @@ import polars as pl
 
 from analysis import schemas
 from analysis.answers import last_boxed
+from analysis.store import file_sha256
 
 
 class BenchmarkError(ValueError):
@@ -30,12 +31,19 @@ class BenchmarkError(ValueError):
 
 @dataclass(frozen=True)
 class HubSource:
-    """Where a benchmark lives on the Hugging Face hub."""
+    """Where a benchmark lives on the Hugging Face hub.
+
+    ``revision`` is a commit hash: the hub copy can change under the same name. ``sha256`` (the
+    downloaded file's bytes) and ``rows`` are checked after download where they are known, so a
+    file that is not the pinned one fails loudly instead of silently changing the study.
+    """
 
     repo_id: str
-    revision: str  # a commit hash: the hub copy can change under the same name
+    revision: str
     filename: str
     field_map: tuple[tuple[str, str], ...] = ()  # hub field -> local field
+    sha256: str | None = None
+    rows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,9 @@ def _gsm8k_gold(row: dict[str, Any]) -> list[str]:
 
 
 def _boxed_solution_gold(row: dict[str, Any]) -> list[str]:
+    """Minerva: the last box of the solution (local files); the hub copy has an ``answer`` field."""
+    if "solution" not in row and "answer" in row:
+        return [str(row["answer"]).strip()]
     box = last_boxed(str(row["solution"]))
     if box is None:
         msg = f"solution without a \\boxed answer: {str(row['solution'])[-80:]!r}"
@@ -75,13 +86,38 @@ def _number_gold(row: dict[str, Any]) -> list[str]:
 
 
 def _olympiad_gold(row: dict[str, Any]) -> list[str]:
-    return [str(a).strip().strip("$").strip() for a in row["final_answer"]]
+    """OlympiadBench ``final_answer``: every ``$`` removed, then a trailing period.
+
+    The source writes some answers as text with inline maths (``69$,$84``,
+    ``$(-\\infty, 0) \\cup\\{1\\}$.``); stripping only the outer ``$`` (as the official evaluator
+    does) leaves LaTeX that no parser reads. A problem with several answers keeps them in ONE
+    string (``1,3,5``); see ``analysis.grading`` for how each mode compares such lists.
+    """
+    return [str(a).replace("$", "").strip().rstrip(".").strip() for a in row["final_answer"]]
 
 
 def _index_id(name: str) -> Callable[[dict[str, Any], int], str]:
     return lambda _row, i: f"{name}/{i}"
 
 
+# Hub copies, pinned to commits found in public evaluation code (none could be fetched from here:
+# no hub is reachable on the build machine). Where the source is stated, it is the evidence:
+# - gsm8k: openai/gsm8k@740312a..., file main/test-00000-of-00001.parquet, pinned by several
+#   independent evaluation scripts (hub cache paths .../snapshots/740312a.../main/test-...).
+# - math500: HuggingFaceH4/MATH-500@6e4ed1a..., test.jsonl; a pinned download recorded SHA-256
+#   35dc4108..., which is also the SHA-256 of the local file in SHA256SUMS: the same bytes.
+# - aime24: HuggingFaceH4/aime_2024@2fe88a2..., data/train-00000-of-00001.parquet (the split
+#   is named "train"); SHA-256 from a pinned, hash-checked download script.
+# - amc23: math-ai/amc23@80815d3..., test-00000-of-00001.parquet (fields id, answer, url,
+#   question); SHA-256 from a pinned, hash-checked download script.
+# - minerva_math: math-ai/minervamath@ee46ddc... (fields question, answer). The file name
+#   test.jsonl comes from one script that read it from a hub snapshot without naming the
+#   revision: unverified. Its ``answer`` is used as the gold (the local file's gold is the box
+#   of ``solution``).
+# - olympiadbench: Hothan/OlympiadBench@91184b5..., config OE_TO_maths_en_COMP, the original
+#   publisher's file with the local schema. It has 674 rows; the local (paper) file has 675
+#   (one problem is no longer on the hub), so index-based problem ids of the two sources do not
+#   line up after the missing row.
 MATH_BENCHMARKS: dict[str, MathBenchmark] = {
     "gsm8k": MathBenchmark(
         "gsm8k",
@@ -89,7 +125,12 @@ MATH_BENCHMARKS: dict[str, MathBenchmark] = {
         _gsm8k_gold,
         _index_id("gsm8k"),
         lambda _r: None,
-        HubSource("openai/gsm8k", "main", "main/test-00000-of-00001.parquet"),
+        HubSource(
+            "openai/gsm8k",
+            "740312add88f781978c0658806c59bc2815b9866",
+            "main/test-00000-of-00001.parquet",
+            rows=1319,
+        ),
     ),
     "math500": MathBenchmark(
         "math500",
@@ -97,7 +138,13 @@ MATH_BENCHMARKS: dict[str, MathBenchmark] = {
         lambda r: [str(r["answer"]).strip()],
         _index_id("math500"),
         lambda r: f"level {r['level']}",
-        HubSource("HuggingFaceH4/MATH-500", "main", "test.jsonl"),
+        HubSource(
+            "HuggingFaceH4/MATH-500",
+            "6e4ed1a2a79af7d8630a6b768ec859cb5af4d3be",
+            "test.jsonl",
+            sha256="35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132",
+            rows=500,
+        ),
     ),
     "minerva_math": MathBenchmark(
         "minerva_math",
@@ -105,6 +152,13 @@ MATH_BENCHMARKS: dict[str, MathBenchmark] = {
         _boxed_solution_gold,
         _index_id("minerva_math"),
         lambda r: r.get("type"),
+        HubSource(
+            "math-ai/minervamath",
+            "ee46ddc498933b1977577953250ca5c66be64f96",
+            "test.jsonl",
+            field_map=(("question", "problem"),),
+            rows=272,
+        ),
     ),
     "olympiadbench": MathBenchmark(
         "olympiadbench",
@@ -112,6 +166,12 @@ MATH_BENCHMARKS: dict[str, MathBenchmark] = {
         _olympiad_gold,
         _index_id("olympiadbench"),
         lambda r: r.get("subfield"),
+        HubSource(
+            "Hothan/OlympiadBench",
+            "91184b52131e7fc9455fef848035173aea8cc01a",
+            "OlympiadBench/OE_TO_maths_en_COMP/OE_TO_maths_en_COMP.parquet",
+            rows=674,
+        ),
     ),
     "aime24": MathBenchmark(
         "aime24",
@@ -119,7 +179,13 @@ MATH_BENCHMARKS: dict[str, MathBenchmark] = {
         lambda r: [str(r["answer"]).strip()],
         _index_id("aime24"),
         lambda _r: None,
-        HubSource("HuggingFaceH4/aime_2024", "main", "data/train-00000-of-00001.parquet"),
+        HubSource(
+            "HuggingFaceH4/aime_2024",
+            "2fe88a2f1091d5048c0f36abc874fb997b3dd99a",
+            "data/train-00000-of-00001.parquet",
+            sha256="26139847601a5037c237d5928b195e7260ca8074cf4f264b794af42847f79ccf",
+            rows=30,
+        ),
     ),
     "amc23": MathBenchmark(
         "amc23",
@@ -127,12 +193,19 @@ MATH_BENCHMARKS: dict[str, MathBenchmark] = {
         _number_gold,
         _index_id("amc23"),
         lambda _r: None,
+        HubSource(
+            "math-ai/amc23",
+            "80815d37005feb82cd7f8fbc6901d5d3eff43057",
+            "test-00000-of-00001.parquet",
+            sha256="b696e87ba47be4e879a60fd4ef1d4aa522ba78c5ae013c6aff5cc9788a397c5e",
+            rows=40,
+        ),
     ),
 }
 
 # Loaders of other task families, as "module:function" resolved on first use. The function
 # takes the ``source`` argument of ``load_benchmark`` and returns a problems table.
-EXTRA_LOADERS: dict[str, str] = {}
+EXTRA_LOADERS: dict[str, str] = {"toyworld": "analysis.toyworld.tasks:load_problems"}
 
 
 def register_loader(name: str, target: str) -> None:
@@ -224,9 +297,18 @@ def _hub_rows(spec: MathBenchmark) -> list[dict[str, Any]]:
         raise BenchmarkError(msg)
     from huggingface_hub import hf_hub_download
 
-    path = Path(
-        hf_hub_download(spec.hub.repo_id, spec.hub.filename, repo_type="dataset", revision=spec.hub.revision)
-    )
+    hub = spec.hub
+    path = Path(hf_hub_download(hub.repo_id, hub.filename, repo_type="dataset", revision=hub.revision))
+    if hub.sha256 is not None:
+        actual = file_sha256(path)
+        if actual != hub.sha256:
+            msg = (
+                f"{spec.name}: {hub.repo_id}@{hub.revision}/{hub.filename} has SHA-256 {actual}, expected {hub.sha256}"
+            )
+            raise BenchmarkError(msg)
     rows = _read_jsonl(path) if path.suffix == ".jsonl" else pl.read_parquet(path).to_dicts()
-    mapping = dict(spec.hub.field_map)
+    if hub.rows is not None and len(rows) != hub.rows:
+        msg = f"{spec.name}: {hub.repo_id}@{hub.revision}/{hub.filename} has {len(rows)} rows, expected {hub.rows}"
+        raise BenchmarkError(msg)
+    mapping = dict(hub.field_map)
     return [{mapping.get(k, k): v for k, v in row.items()} for row in rows]
