@@ -198,3 +198,12 @@ def test_hub_file_that_is_not_the_pinned_one_is_refused(
     _fake_download(monkeypatch, {spec.filename: stand_in}, [])
     with pytest.raises(BenchmarkError, match=f"expected {spec.sha256}"):
         load_benchmark("aime24", "hub")
+
+
+def test_olympiadbench_ids_come_from_the_source_id_field(benchmarks_dir):
+    """The hub copy lacks one of the paper file's problems: ids must not depend on row order."""
+    from analysis.benchmarks import load_benchmark
+
+    problems = load_benchmark("olympiadbench", benchmarks_dir)
+    assert problems["problem_id"][0] == "olympiadbench/1606"
+    assert problems["problem_id"].n_unique() == problems.height == 675

@@ -116,8 +116,8 @@ def _index_id(name: str) -> Callable[[dict[str, Any], int], str]:
 #   of ``solution``).
 # - olympiadbench: Hothan/OlympiadBench@91184b5..., config OE_TO_maths_en_COMP, the original
 #   publisher's file with the local schema. It has 674 rows; the local (paper) file has 675
-#   (one problem is no longer on the hub), so index-based problem ids of the two sources do not
-#   line up after the missing row.
+#   (one problem is no longer on the hub). Problem ids therefore use the source's own ``id``
+#   field, which both copies carry, so the same problem has the same id from either source.
 MATH_BENCHMARKS: dict[str, MathBenchmark] = {
     "gsm8k": MathBenchmark(
         "gsm8k",
@@ -164,7 +164,7 @@ MATH_BENCHMARKS: dict[str, MathBenchmark] = {
         "olympiadbench",
         "question",
         _olympiad_gold,
-        _index_id("olympiadbench"),
+        lambda r, _i: f"olympiadbench/{r['id']}",
         lambda r: r.get("subfield"),
         HubSource(
             "Hothan/OlympiadBench",
