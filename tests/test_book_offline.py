@@ -81,3 +81,14 @@ def test_chart_and_math_render_in_headless_chromium(built_site):
     assert 'class="marks"' in dom
     assert '<img class="rlvr-chart-static"' not in dom
     assert "mjx-container" in dom  # MathJax typeset the inline formula from the local copy
+
+
+@pytest.mark.browser
+def test_single_page_build_prints_to_pdf(built_site, tmp_path):
+    if book.chromium_executable() is None:
+        pytest.skip("headless Chromium is not installed (apt-get install chromium; .ci/run installs it)")
+    single = book.build_book(built_site.parents[1], builder="singlehtml")
+    pdf = book.print_pdf(single / "index.html", tmp_path / "report.pdf")
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 2

@@ -287,10 +287,18 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("pdf", help="build the book as one HTML page and print it to PDF with headless Chromium")
     p.add_argument("--book", default="book")
     p.add_argument("--out", default="book/_build/report.pdf")
+    s = sub.add_parser("screenshots", help="screenshot every page of the built book (headless Chromium)")
+    s.add_argument("--book", default="book")
+    s.add_argument("--out", default="book/_build/screenshots")
     args = parser.parse_args(argv)
     if args.command == "build":
         info = build_report(Study.load(args.config), args.book)
         sys.stdout.write(f"Report: {info['html']}\n")
+    elif args.command == "screenshots":
+        site = Path(args.book) / "_build" / "html"
+        for page in sorted((site / "generated").glob("*.html")):
+            shot = screenshot(page.resolve().as_uri(), Path(args.out) / f"{page.stem}.png", size="1280,2600")
+            sys.stdout.write(f"{shot}\n")
     else:
         site = build_book(args.book, builder="singlehtml")
         pdf = print_pdf(site / "index.html", args.out)
