@@ -122,3 +122,8 @@ def test_spec_holds_everything_that_changes_a_prompt():
     spec = prompts.get_template("qwen-boxed").spec()
     assert set(spec) == {"name", "raw", "user", "system", "stop"}
     assert spec["stop"] == list(prompts.get_template("qwen-boxed").stop)
+
+
+def test_bare_template_has_no_stop_strings():
+    assert prompts.render("bare", "Q:123+456=") == "Q:123+456="
+    assert prompts.get_template("bare").stop == ()

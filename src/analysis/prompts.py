@@ -156,6 +156,14 @@ BUILTIN_TEMPLATES: tuple[PromptTemplate, ...] = (
         stop=BASE_STOP,
         source="the bare question with the evaluator's always-on stop strings",
     ),
+    PromptTemplate(
+        name="bare",
+        raw="{question}",
+        user="{question}",
+        stop=(),
+        source="the question as it is, no stop strings: generation ends at the end-of-sequence token "
+        "(synthetic tasks such as the toy world, whose questions are already the prompt)",
+    ),
 )
 
 _REGISTRY: dict[str, PromptTemplate] = {t.name: t for t in BUILTIN_TEMPLATES}
