@@ -71,6 +71,7 @@ class SamplingSettings(_Strict):
     max_tokens: Annotated[int, Field(gt=0)]
     max_model_len: Annotated[int, Field(gt=0)] | None = None
     chunk_size: Annotated[int, Field(gt=0)] = 64
+    batch_size: Annotated[int, Field(gt=0)] | None = Field(None, description="sequences per generate call (hf)")
     tensor_parallel_size: Annotated[int, Field(gt=0)] = 1
     device: str = "auto"
     api_base: str | None = Field(None, description="openai backend: base URL of the completions endpoint")

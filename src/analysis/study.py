@@ -222,6 +222,7 @@ class Study:
             n=job.n,
             seeds=(job.seed,),
             chunk_size=min(s.chunk_size, job.n),
+            batch_size=s.batch_size,
             temperature=job.temperature,
             top_p=s.top_p,
             max_tokens=s.max_tokens,
