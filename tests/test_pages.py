@@ -1,0 +1,99 @@
+"""The report's page logic on synthetic inputs: findings classification, answer text, chart builders."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from analysis import charts, pages
+from analysis import metrics as M
+
+
+def _row(**kw):
+    row = {
+        "role": "rl",
+        "other better at k=1": "yes",
+        "base better at k=n": "yes",
+        "other's set inside base's": "yes",
+        "other only": 0,
+        "base only": 5,
+    }
+    row.update(kw)
+    return row
+
+
+@pytest.mark.parametrize(
+    ("changes", "outcome"),
+    [
+        ({}, "sharpening"),
+        ({"other's set inside base's": "almost (≤ 2%)"}, "sharpening"),
+        ({"other's set inside base's": "no"}, "expansion"),
+        ({"base better at k=n": "no, other better"}, "expansion"),
+        ({"other better at k=1": "tie (interval spans 0)"}, "inconclusive"),
+        ({"base better at k=n": "tie (interval spans 0)"}, "inconclusive"),
+    ],
+)
+def test_classify(changes, outcome):
+    assert pages.classify(_row(**changes)) == outcome
+
+
+def test_answer_text_counts_outcomes_per_role():
+    table = pl.DataFrame(
+        [
+            _row(),
+            _row(),
+            _row(**{"other's set inside base's": "no", "other only": 12, "base better at k=n": "no, other better"}),
+            _row(role="distill", **{"other's set inside base's": "no", "other only": 30, "base only": 0}),
+        ]
+    )
+    text = pages.answer_text(table)
+    assert text.startswith("This run **partly supports** the paper: 2 of 3 RL comparisons show its pattern")
+    assert "1 show expansion" in text
+    assert "**distilled models** (1 comparison" in text
+    assert "30 problems solved that the base never solved" in text
+    assert pages.answer_text(pl.DataFrame([_row(), _row()])).startswith("This run **supports** the paper")
+    assert "no (base, other) pair" in pages.answer_text(pl.DataFrame())
+
+
+def test_verdict_reads_the_interval():
+    assert pages._verdict(0.01, 0.2, "yes", "no") == "yes"
+    assert pages._verdict(-0.2, -0.01, "yes", "no") == "no"
+    assert pages._verdict(-0.1, 0.1, "yes", "no").startswith("tie")
+
+
+@pytest.fixture(scope="module")
+def counts() -> pl.DataFrame:
+    rows = []
+    for i in range(40):
+        base_c = (i * 7) % 17
+        rl_c = 16 if base_c > 4 else 0
+        rows += [
+            {"model": "base", "benchmark": "toy", "temperature": 1.0, "problem_id": f"p{i}", "n": 16, "c": base_c},
+            {"model": "rl", "benchmark": "toy", "temperature": 1.0, "problem_id": f"p{i}", "n": 16, "c": rl_c},
+        ]
+    return pl.DataFrame(rows)
+
+
+def test_chart_builders_render(counts, tmp_path):
+    roles = {"base": "base", "rl": "rl"}
+    curves = M.pass_at_k_curve(counts, by=("model", "benchmark", "temperature"), ci=0.9, n_resamples=50)
+    diff = M.paired_difference(counts, "rl", "base", by=("benchmark", "temperature"), ci=0.9, n_resamples=50)
+    hist = M.accuracy_histogram(counts, by=("model", "benchmark", "temperature"))
+    upset = M.upset_table(counts, ["base", "rl"], by=("benchmark", "temperature"))
+    built = [
+        charts.passk_chart(curves, roles),
+        charts.difference_chart(diff),
+        charts.histogram_chart(hist, roles),
+        charts.upset_chart(upset, ["base", "rl"]),
+    ]
+    for i, chart in enumerate(built):
+        png = charts.save_png(chart, tmp_path / f"{i}.png").read_bytes()
+        assert png[:4] == b"\x89PNG"
+
+
+def test_log_spaced_ks_keep_small_ks_powers_of_two_and_the_end():
+    ks = charts.log_spaced_ks(1024)
+    assert ks[:16] == list(range(1, 17))
+    assert {32, 64, 128, 256, 512, 1024} <= set(ks)
+    assert len(ks) < 80
+    assert charts.log_spaced_ks(5) == [1, 2, 3, 4, 5]
