@@ -73,12 +73,13 @@ def test_reduced_toy_study_survives_a_kill_and_builds_a_book_that_draws_offline(
 
     # First attempt: kill the whole process tree (SIGKILL) once some sampling jobs have finished
     # (their grading job has started, so Snakemake counted them done).
-    proc = subprocess.Popen(
-        args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    log = tmp_path / "first-attempt.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen(args, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 900
     while len(list((study_dir / "notebooks" / "grade").glob("*.ipynb"))) < 2:
-        assert proc.poll() is None, "the workflow ended before it could be interrupted"
+        if proc.poll() is not None:
+            pytest.fail("the workflow ended before it could be interrupted:\n" + log.read_text()[-4000:])
         assert time.monotonic() < deadline, "no sampling job finished in time"
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
