@@ -196,7 +196,7 @@ def print_pdf(html_file: str | os.PathLike[str], pdf_path: str | os.PathLike[str
 
 # (page, title) in reading order; the book shows those the study produced.
 FINDING_PAGES = ("passk", "histogram", "coverage", "perplexity", "delta_se", "comparison")
-METHOD_PAGES = ("methods.md", "toyworld.md", "models", "grading")
+METHOD_PAGES = ("methods.md", "toyworld.md", "toyworld", "models", "grading")
 REPRODUCE_PAGES = ("reproducibility", "own-models.md")
 
 

@@ -411,3 +411,36 @@ def wall_time_chart(
         )
         .properties(width=420, height=max(60, 22 * data.height), title=title)
     )
+
+
+def phase_chart(summary, value: str, *, title: str, value_title: str) -> alt.TopLevelMixin:
+    """Phase diagram heat map: share of hard RL prompts (x) by KL coefficient (y), coloured by
+    ``value`` (diverging around 0), each cell labelled with its ``outcome`` column; one panel
+    per (temperature, RL step)."""
+    import polars as pl
+
+    data = summary.with_columns(
+        pl.format("T={} · step {}", pl.col("temperature"), pl.col("step")).alias("panel"),
+        pl.col(value).round(3),
+    )
+    panels = data.sort(["temperature", "step"])["panel"].unique(maintain_order=True).to_list()
+    limit = float(data[value].abs().max() or 1.0)
+    base = alt.Chart(data).encode(
+        x=alt.X("hard_share:O", title="share of RL prompts with carries"),
+        y=alt.Y("beta:O", title="KL coefficient β", sort="descending"),
+    )
+    cells = base.mark_rect().encode(
+        color=alt.Color(
+            f"{value}:Q",
+            title=value_title,
+            scale=alt.Scale(scheme="redblue", domain=[-limit, limit], domainMid=0),
+        ),
+        tooltip=["panel", "hard_share", "beta", value, "outcome", "seeds"],
+    )
+    text = base.mark_text(fontSize=10).encode(text="outcome:N")
+    return (
+        alt.layer(cells, text, data=data)
+        .properties(width=170, height=110)
+        .facet(facet=alt.Facet("panel:N", title=None, sort=panels), columns=4)
+        .properties(title=title)
+    )

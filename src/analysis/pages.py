@@ -684,3 +684,80 @@ def reproducibility_page(study: Study) -> Reproducibility:
     if not times.is_empty():
         chart = charts.wall_time_chart(times)
     return Reproducibility(config_text, environment_table(), times, chart)
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class ToyWorldPage:
+    phase_summary: pl.DataFrame | None
+    phase_charts: list[alt.TopLevelMixin]
+    phase_note: Any
+    seeds: pl.DataFrame | None
+    seed_counts: pl.DataFrame | None
+    seeds_note: Any
+
+
+def _outcome(summary: pl.DataFrame) -> pl.DataFrame:
+    """A cell label: how many seeds showed the paper's pattern (P) or expansion (E)."""
+    return summary.with_columns(
+        pl.format("P {}/{} · E {}/{}", "paper_pattern_seeds", "seeds", "expansion_seeds", "seeds").alias("outcome")
+    )
+
+
+PHASE_COMMAND = "python -m analysis.toyworld phase --config configs/toyworld/phase.yaml"
+SEEDS_COMMAND = (
+    "python -m analysis.toyworld evaluate --config configs/toyworld/seeds.yaml --snapshots "
+    "--table data/toyworld/seeds.csv"
+)
+
+
+def toyworld_page(study: Study, results_dir: str | None = None) -> ToyWorldPage:
+    """The toy world's committed experiments: the phase diagram and the five-seed check."""
+    from analysis.toyworld.results import RESULTS_DIR, load_results
+
+    folder = results_dir or RESULTS_DIR
+    phase = load_results("phase_summary", folder, meta_name="phase_diagram")
+    phase_charts: list[alt.TopLevelMixin] = []
+    summary = None
+    note = f"No phase diagram in {folder}: run `{PHASE_COMMAND}`."
+    if phase is not None:
+        summary = _outcome(phase.table)
+        note = phase.note()
+        phase_charts = [
+            charts.phase_chart(summary, "pass1_gain", title="pass@1 gain of RL over the base", value_title="Δ pass@1"),
+            charts.phase_chart(
+                summary,
+                "passmax_gain",
+                title="pass@k_max gain of RL over the base (negative: the base's boundary is wider)",
+                value_title="Δ pass@k_max",
+            ),
+        ]
+    seeds = load_results("seeds", folder)
+    table = counts = None
+    seeds_note = f"No seed-robustness table in {folder}: run `{SEEDS_COMMAND}`."
+    if seeds is not None:
+        seeds_note = seeds.note()
+        keep = [
+            c
+            for c in (
+                "model", "temperature", "pass@1", "base_pass@1", "pass@256", "base_pass@256", "only_model",
+                "only_base", "crossover_k", "valid_cot", "ppl_base_median", "base_ppl_base_median",
+                "paper_pattern", "expansion",
+            )
+            if c in seeds.table.columns
+        ]  # fmt: skip
+        table = seeds.table.select(keep)
+        final = table.filter(~pl.col("model").str.contains("@"))
+        counts = (
+            final.with_columns(pl.col("model").str.replace(r"-seed\d+$", "").alias("run"))
+            .group_by(["run", "temperature"], maintain_order=True)
+            .agg(
+                pl.len().alias("seeds"),
+                pl.col("paper_pattern").sum().alias("paper_pattern"),
+                pl.col("expansion").sum().alias("expansion"),
+                pl.col("only_model").max().alias("max_only_rl"),
+            )
+        )
+    from IPython.display import Markdown
+
+    return ToyWorldPage(summary, phase_charts, Markdown(note), table, counts, Markdown(seeds_note))

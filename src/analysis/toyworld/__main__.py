@@ -76,6 +76,16 @@ def main(argv: list[str] | None = None) -> int:
             out = Path(args.table)
             out.parent.mkdir(parents=True, exist_ok=True)
             table.write_parquet(out) if out.suffix == ".parquet" else table.write_csv(out)
+            from analysis.toyworld.config import default_config_path, read_config_dict
+            from analysis.toyworld.results import provenance, write_meta
+
+            config_path = args.config or default_config_path()
+            command = f"python -m analysis.toyworld evaluate --config {config_path}"
+            command += " --snapshots" * args.snapshots + f" --table {args.table}"
+            write_meta(
+                provenance(read_config_dict(config_path), command, seconds={"total": time.perf_counter() - t0}),
+                out,
+            )
     else:
         from analysis.toyworld.phase import run_phase_diagram
 

@@ -13,7 +13,6 @@ its hash, the code versions and timings that produced them).
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -21,9 +20,10 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from analysis.store import atomic_write_json, atomic_write_text, stable_hash
-from analysis.toyworld.config import RLConfig, ToyWorldConfig, code_version, read_config_dict, rl_key
-from analysis.toyworld.report import eval_code_version, evaluation_job, results_table
+from analysis.store import atomic_write_text, read_marker
+from analysis.toyworld.config import RLConfig, ToyWorldConfig, read_config_dict, rl_key
+from analysis.toyworld.report import evaluation_job, results_table
+from analysis.toyworld.results import provenance, write_meta
 from analysis.toyworld.rl import snapshot_dir
 from analysis.toyworld.train import checkpoint_folders, rl_job, run_jobs, train_all
 
@@ -52,18 +52,6 @@ def load_phase_config(path: str | os.PathLike[str]) -> tuple[ToyWorldConfig, Pha
     data = read_config_dict(path)
     phase = PhaseConfig.model_validate(data.pop("phase", {}))
     return ToyWorldConfig.model_validate(data), phase, data | {"phase": phase.model_dump(mode="json")}
-
-
-def _git_commit() -> str:
-    here = Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", str(here)], cwd=here, capture_output=True, text=True, check=True
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head.stdout.strip() + ("+uncommitted-toyworld-changes" if dirty.stdout.strip() else "")
 
 
 def run_phase_diagram(
@@ -128,25 +116,25 @@ def run_phase_diagram(
     written = {
         "table": out / "phase_diagram.csv",
         "summary": out / "phase_summary.csv",
-        "meta": out / "phase_diagram.json",
+        "meta": (out / "phase_diagram.csv").with_suffix(".json"),
     }
     atomic_write_text(table.write_csv(), written["table"])
     atomic_write_text(summary.write_csv(), written["summary"])
-    atomic_write_json(
-        {
-            "config": full,
-            "config_hash": stable_hash(full),
-            "training_code_version": code_version(),
-            "evaluation_code_version": eval_code_version(),
-            "git_commit": _git_commit(),
-            "base_checkpoint": base.name,
-            "rl_runs": len(jobs),
-            "evaluations": len(eval_jobs),
-            "seconds": {"rl_training": t_train, "evaluation": t_eval, "total": time.perf_counter() - t0},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "command": f"python -m analysis.toyworld phase --config {config}",
-        },
-        written["meta"],
+    write_meta(
+        provenance(
+            full,
+            f"python -m analysis.toyworld phase --config {config}",
+            base_checkpoint=base.name,
+            rl_runs=len(jobs),
+            evaluations=len(eval_jobs),
+            seconds={"rl_training": t_train, "evaluation": t_eval, "total": time.perf_counter() - t0},
+            # what training the checkpoints cost when they were made (possibly by earlier calls)
+            checkpoint_training_seconds=sum(
+                read_marker(Path(j.kwargs["folder"])).get("seconds") or 0.0 for j in [*jobs]
+            )
+            + (read_marker(base).get("seconds") or 0.0),
+        ),
+        written["table"],
     )
     return written
 

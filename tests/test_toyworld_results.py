@@ -1,0 +1,118 @@
+"""Committed toy-world results: provenance, staleness, and the book page built from them."""
+
+from __future__ import annotations
+
+import json
+
+import polars as pl
+import pytest
+
+from analysis import charts, pages
+from analysis.toyworld.config import code_version
+from analysis.toyworld.report import eval_code_version
+from analysis.toyworld.results import RESULTS_DIR, load_results, provenance, write_meta
+
+
+def _summary() -> pl.DataFrame:
+    rows = []
+    for share in (0.0, 0.5):
+        for beta in (0.0, 0.05):
+            rows.append(
+                {
+                    "temperature": 1.0,
+                    "hard_share": share,
+                    "beta": beta,
+                    "step": 200,
+                    "seeds": 2,
+                    "paper_pattern_seeds": 2 if share == 0 else 0,
+                    "expansion_seeds": 0 if share == 0 else 2,
+                    "pass1_gain": 0.13 if share == 0 else 0.6,
+                    "passmax_gain": -0.2 if share == 0 else 0.25,
+                    "only_rl_mean": 0.5 if share == 0 else 40.0,
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def _seeds() -> pl.DataFrame:
+    rows = []
+    for model in ("rl-seed0", "rl-seed1", "rl-seed2", "rl-seed0@50", "rl-edge"):
+        for t in (0.6, 1.0):
+            rows.append(
+                {
+                    "model": model,
+                    "temperature": t,
+                    "pass@1": 0.5,
+                    "base_pass@1": 0.37,
+                    "only_model": 3 if model == "rl-seed2" and t == 1.0 else 0,
+                    "paper_pattern": not (model == "rl-seed2" and t == 1.0) and model != "rl-edge",
+                    "expansion": model == "rl-edge",
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def _write(folder, name, table, meta):
+    folder.mkdir(parents=True, exist_ok=True)
+    table.write_csv(folder / f"{name}.csv")
+    write_meta(meta, folder / f"{name}.csv")
+
+
+def test_provenance_records_config_hash_and_current_code_versions():
+    meta = provenance({"a": 1}, "cmd", seconds={"total": 60.0})
+    assert meta["training_code_version"] == code_version()
+    assert meta["evaluation_code_version"] == eval_code_version()
+    assert len(meta["config_hash"]) >= 12
+    assert provenance({"a": 2}, "cmd")["config_hash"] != meta["config_hash"]
+    assert meta["seconds"] == {"total": 60.0}
+
+
+def test_results_made_by_other_code_are_marked_stale(tmp_path):
+    meta = provenance({"a": 1}, "python -m analysis.toyworld phase --config x.yaml")
+    _write(tmp_path, "fresh", _summary(), meta)
+    _write(tmp_path, "old", _summary(), meta | {"training_code_version": "000000000000"})
+    fresh, old = load_results("fresh", tmp_path), load_results("old", tmp_path)
+    assert fresh.current
+    assert "Stale" not in fresh.note()
+    assert not old.current
+    assert "Stale" in old.note()
+    assert load_results("absent", tmp_path) is None
+
+
+def test_toyworld_page_counts_seeds_and_draws_the_phase_diagram(tmp_path):
+    meta = provenance({"phase": {}}, "python -m analysis.toyworld phase --config configs/toyworld/phase.yaml")
+    _write(tmp_path, "phase_summary", _summary(), {})
+    (tmp_path / "phase_summary.json").unlink()
+    write_meta(meta, tmp_path / "phase_diagram.csv")
+    _write(tmp_path, "seeds", _seeds(), provenance({"seeds": 5}, "evaluate"))
+    page = pages.toyworld_page(None, str(tmp_path))
+    assert page.phase_summary["outcome"].to_list()[0] == "P 2/2 · E 0/2"
+    assert len(page.phase_charts) == 2
+    for chart in page.phase_charts:
+        assert charts.chart_png(chart.to_dict())[:4] == b"\x89PNG"
+    counts = {(r["run"], r["temperature"]): r for r in page.seed_counts.to_dicts()}
+    assert counts[("rl", 0.6)]["seeds"] == 3  # snapshots (model@step) are not seeds
+    assert counts[("rl", 0.6)]["paper_pattern"] == 3
+    assert counts[("rl", 1.0)]["paper_pattern"] == 2
+    assert counts[("rl", 1.0)]["max_only_rl"] == 3
+    assert counts[("rl-edge", 1.0)]["expansion"] == 1
+
+
+def test_toyworld_page_says_how_to_make_missing_results(tmp_path):
+    page = pages.toyworld_page(None, str(tmp_path))
+    assert page.phase_summary is None
+    assert page.phase_charts == []
+    assert "python -m analysis.toyworld phase" in page.phase_note.data
+    assert "--table data/toyworld/seeds.csv" in page.seeds_note.data
+
+
+def test_committed_results_carry_their_provenance():
+    if not (RESULTS_DIR / "phase_diagram.json").is_file():
+        pytest.skip(f"no committed phase diagram in {RESULTS_DIR}")
+    meta = json.loads((RESULTS_DIR / "phase_diagram.json").read_text())
+    assert meta["command"].startswith("python -m analysis.toyworld phase")
+    table = load_results("phase_diagram", RESULTS_DIR)
+    summary = load_results("phase_summary", RESULTS_DIR, meta_name="phase_diagram")
+    assert table is not None
+    assert summary is not None
+    assert summary.table["seeds"].sum() == table.table.height
