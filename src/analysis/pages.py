@@ -706,8 +706,7 @@ def _outcome(summary: pl.DataFrame) -> pl.DataFrame:
 
 PHASE_COMMAND = "python -m analysis.toyworld phase --config configs/toyworld/phase.yaml"
 SEEDS_COMMAND = (
-    "python -m analysis.toyworld evaluate --config configs/toyworld/seeds.yaml --snapshots "
-    "--table data/toyworld/seeds.csv"
+    "python -m analysis.toyworld evaluate --config configs/toyworld/seeds.yaml --table data/toyworld/seeds.csv"
 )
 
 
