@@ -310,23 +310,37 @@ def upset_chart(upset, models: list[str], *, title: str = "Who solves what") -> 
 
 
 def perplexity_chart(scores, roles: dict[str, str], *, title: str = "Perplexity of responses") -> alt.TopLevelMixin:
-    """Box plots of per-response perplexity, one per (scorer, generator) pair, faceted by benchmark."""
+    """Box plots of per-response perplexity, one per (scorer, generator) pair, faceted by benchmark.
+
+    The five numbers of each box (min, quartiles, max) are computed here, so the page embeds a
+    few rows per pair instead of every response (Vega-Lite's boxplot would ship them all).
+    """
     import polars as pl
 
-    data = scores.with_columns(
-        ("PPL_" + pl.col("scorer") + "(Y_" + pl.col("generator") + ")").alias("pair"),
+    data = (
+        scores.with_columns(("PPL_" + pl.col("scorer") + "(Y_" + pl.col("generator") + ")").alias("pair"))
+        .group_by(["benchmark", "pair", "scorer", "generator"])
+        .agg(
+            pl.col("ppl").min().alias("min"),
+            pl.col("ppl").quantile(0.25, "linear").alias("q1"),
+            pl.col("ppl").median().alias("median"),
+            pl.col("ppl").quantile(0.75, "linear").alias("q3"),
+            pl.col("ppl").max().alias("max"),
+            pl.len().alias("responses"),
+        )
+        .sort(["benchmark", "scorer", "generator"])
     )
     order = data.select("pair", "scorer", "generator").unique().sort(["scorer", "generator"])["pair"].to_list()
-    chart = (
-        alt.Chart(data)
-        .mark_boxplot(extent="min-max", size=18)
-        .encode(
-            x=alt.X("pair:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30)),
-            y=alt.Y("ppl:Q", title="perplexity (per response)", scale=alt.Scale(zero=False)),
-            color=alt.Color("generator:N", scale=model_color_scale(roles), title="responses of"),
-        )
-        .properties(width=max(240, 60 * len(order)), height=240)
+    x = alt.X("pair:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30))
+    color = alt.Color("generator:N", scale=model_color_scale(roles), title="responses of")
+    tooltip = ["pair", "responses", "min", "q1", "median", "q3", "max"]
+    base = alt.Chart().encode(x=x)
+    whiskers = base.mark_rule().encode(
+        y=alt.Y("min:Q", title="perplexity (per response)", scale=alt.Scale(zero=False)), y2="max:Q", color=color
     )
+    boxes = base.mark_bar(size=18).encode(y="q1:Q", y2="q3:Q", color=color, tooltip=tooltip)
+    medians = base.mark_tick(color="white", size=18, thickness=2).encode(y="median:Q")
+    chart = alt.layer(whiskers, boxes, medians, data=data).properties(width=max(240, 60 * len(order)), height=240)
     facets = _facet_args(data, "benchmark", None)
     if facets:
         chart = chart.facet(**facets).resolve_scale(y="independent")
