@@ -13,6 +13,7 @@ from analysis import metrics as M
 def _row(**kw):
     row = {
         "role": "rl",
+        "other": "rl-a",
         "other better at k=1": "yes",
         "base better at k=n": "yes",
         "other's set inside base's": "yes",
@@ -43,13 +44,16 @@ def test_answer_text_counts_outcomes_per_role():
         [
             _row(),
             _row(),
-            _row(**{"other's set inside base's": "no", "other only": 12, "base better at k=n": "no, other better"}),
+            _row(
+                other="rl-b",
+                **{"other's set inside base's": "no", "other only": 12, "base better at k=n": "no, other better"},
+            ),
             _row(role="distill", **{"other's set inside base's": "no", "other only": 30, "base only": 0}),
         ]
     )
     text = pages.answer_text(table)
     assert text.startswith("This run **partly supports** the paper: 2 of 3 RL comparisons show its pattern")
-    assert "1 show expansion" in text
+    assert "show its pattern (sharpening) (`rl-a`), 1 shows expansion (`rl-b`), 0 are inconclusive" in text
     assert "**distilled models** (1 comparison" in text
     assert "30 problems solved that the base never solved" in text
     assert pages.answer_text(pl.DataFrame([_row(), _row()])).startswith("This run **supports** the paper")

@@ -451,10 +451,10 @@ def phase_chart(summary, value: str, *, title: str, value_title: str) -> alt.Top
         ),
         tooltip=["panel", "hard_share", "beta", value, "outcome", "seeds"],
     )
-    text = base.mark_text(fontSize=10).encode(text="outcome:N")
+    text = base.mark_text(fontSize=9).encode(text="outcome:N")
     return (
         alt.layer(cells, text, data=data)
-        .properties(width=170, height=110)
-        .facet(facet=alt.Facet("panel:N", title=None, sort=panels), columns=4)
+        .properties(width=230, height=96)
+        .facet(facet=alt.Facet("panel:N", title=None, sort=panels), columns=2)
         .properties(title=title)
     )

@@ -474,9 +474,16 @@ def answer_text(table: pl.DataFrame) -> str:
         elif n_sharp == 0 and n_exp == 0:
             verdict = "is **inconclusive** about the paper's claim: the differences are within their intervals"
         else:
+
+            def who(outcome: str) -> str:
+                names = rl.filter(pl.col("outcome") == outcome)["other"].unique(maintain_order=True).to_list()
+                return f" ({', '.join(f'`{n}`' for n in names)})" if names else ""
+
+            n_inc = total - n_sharp - n_exp
             verdict = (
                 f"**partly supports** the paper: {n_sharp} of {total} RL comparisons show its pattern "
-                f"(sharpening), {n_exp} show expansion, {total - n_sharp - n_exp} are inconclusive"
+                f"(sharpening){who('sharpening')}, {n_exp} {'shows' if n_exp == 1 else 'show'} expansion"
+                f"{who('expansion')}, {n_inc} {'is' if n_inc == 1 else 'are'} inconclusive"
             )
         lines.append(f"This run {verdict}.\n")
     for role, label in (("rl", "RL-trained"), ("distill", "distilled"), ("other", "other")):
@@ -698,10 +705,13 @@ class ToyWorldPage:
 
 
 def _outcome(summary: pl.DataFrame) -> pl.DataFrame:
-    """A cell label: how many seeds showed the paper's pattern (P) or expansion (E)."""
-    return summary.with_columns(
-        pl.format("P {}/{} · E {}/{}", "paper_pattern_seeds", "seeds", "expansion_seeds", "seeds").alias("outcome")
-    )
+    """A cell label: how many seeds showed the paper's pattern (P) or expansion (E), e.g. ``P2/2``,
+    ``P1 E1/2``; ``–/2`` when no seed showed either."""
+    labels = [
+        " ".join([f"P{p}"] * (p > 0) + [f"E{e}"] * (e > 0) or ["–"]) + f"/{n}"
+        for p, e, n in summary.select("paper_pattern_seeds", "expansion_seeds", "seeds").iter_rows()
+    ]
+    return summary.with_columns(pl.Series("outcome", labels, dtype=pl.String))
 
 
 PHASE_COMMAND = "python -m analysis.toyworld phase --config configs/toyworld/phase.yaml"
