@@ -707,11 +707,13 @@ class ToyWorldPage:
 def _outcome(summary: pl.DataFrame) -> pl.DataFrame:
     """A cell label: how many seeds showed the paper's pattern (P) or expansion (E), e.g. ``P2/2``,
     ``P1 E1/2``; ``–/2`` when no seed showed either."""
-    labels = [
-        " ".join([f"P{p}"] * (p > 0) + [f"E{e}"] * (e > 0) or ["–"]) + f"/{n}"
-        for p, e, n in summary.select("paper_pattern_seeds", "expansion_seeds", "seeds").iter_rows()
-    ]
-    return summary.with_columns(pl.Series("outcome", labels, dtype=pl.String))
+
+    def label(pattern: int, expansion: int, seeds: int) -> str:
+        parts = [f"{letter}{count}" for letter, count in (("P", pattern), ("E", expansion)) if count > 0]
+        return f"{' '.join(parts) or '–'}/{seeds}"
+
+    rows = summary.select("paper_pattern_seeds", "expansion_seeds", "seeds").iter_rows()
+    return summary.with_columns(pl.Series("outcome", [label(*row) for row in rows], dtype=pl.String))
 
 
 PHASE_COMMAND = "python -m analysis.toyworld phase --config configs/toyworld/phase.yaml"

@@ -280,6 +280,18 @@ class Study:
         atomic_write_json({m: str(p) for m, p in out.items()}, self.grades_marker(key))
         return out
 
+    def grade_summary(self, key: str) -> pl.DataFrame:
+        """One row per grading mode of job ``key``: verdict counts and shares (``summarize_grades``)."""
+        from analysis.grading import summarize_grades
+
+        return pl.concat(
+            [
+                summarize_grades(pl.read_parquet(self.grades_path(key, m)))
+                for m in self.grading_modes(self.job(key).benchmark)
+            ],
+            how="diagonal_relaxed",
+        )
+
     # ---- readers for the analyses ------------------------------------------------------
     def grades(self, mode: str = "primary") -> pl.LazyFrame:
         """All grades of the study (one mode; ``primary`` = each benchmark's primary mode), with

@@ -20,7 +20,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from analysis.store import atomic_write_text, read_marker
+from analysis.store import atomic_write_text, is_complete, read_marker
 from analysis.toyworld.config import RLConfig, ToyWorldConfig, read_config_dict, rl_key
 from analysis.toyworld.report import evaluation_job, results_table
 from analysis.toyworld.results import provenance, write_meta
@@ -85,7 +85,7 @@ def run_phase_diagram(
         for name, (_, rl, seed) in runs.items()
     ]
     t_train = time.perf_counter()
-    run_jobs([j for j in jobs if not (Path(j.kwargs["folder"]) / "_SUCCESS.json").is_file()], n_workers, progress)
+    run_jobs([j for j in jobs if not is_complete(j.kwargs["folder"])], n_workers, progress)
     t_train = time.perf_counter() - t_train
 
     eval_jobs, labels = [], {}
@@ -130,9 +130,8 @@ def run_phase_diagram(
             seconds={"rl_training": t_train, "evaluation": t_eval, "total": time.perf_counter() - t0},
             # what training the checkpoints cost when they were made (possibly by earlier calls)
             checkpoint_training_seconds=sum(
-                read_marker(Path(j.kwargs["folder"])).get("seconds") or 0.0 for j in [*jobs]
-            )
-            + (read_marker(base).get("seconds") or 0.0),
+                read_marker(f).get("seconds") or 0.0 for f in [base, *(j.kwargs["folder"] for j in jobs)]
+            ),
         ),
         written["table"],
     )

@@ -19,6 +19,7 @@ import polars as pl
 
 from analysis.store import atomic_write_json, read_marker, stable_hash
 from analysis.toyworld.config import TaskConfig, ToyWorldConfig, code_version
+from analysis.toyworld.evaluate import pass_curve
 from analysis.toyworld.train import Job, Progress
 
 # A clear pass@1 gain: RL must beat the base by at least this much (absolute).
@@ -139,18 +140,12 @@ def evaluation_job(
     )
 
 
-def _pass_curve(c: np.ndarray, n: int, ks: list[int]) -> dict[int, float]:
-    from analysis.toyworld.evaluate import pass_curve
-
-    return pass_curve(c, n, ks)
-
-
 def summary_row(result: dict[str, Any], ks: list[int]) -> dict[str, Any]:
     """Flat figures of one evaluation: pass@k, strategy shares, valid solutions, perplexity."""
     c = np.array(result["c"])
     n = int(result["n"])
     total = sum(result["formats"].values())
-    row: dict[str, Any] = {f"pass@{k}": v for k, v in _pass_curve(c, n, ks).items()}
+    row: dict[str, Any] = {f"pass@{k}": v for k, v in pass_curve(c, n, ks).items()}
     row["solved"] = int((c > 0).sum())
     for f in ("L", "S", "R"):
         row[f"share_{f}"] = result["formats"].get(f, 0) / total
@@ -178,7 +173,7 @@ def compare_to_base(result: dict[str, Any], base: dict[str, Any], ks: list[int])
     row["only_base"] = len(sb - s)
     row["problems"] = len(c)
     kmax = max(ks)
-    curve, curve_b = _pass_curve(c, n, ks), _pass_curve(cb, n, ks)
+    curve, curve_b = pass_curve(c, n, ks), pass_curve(cb, n, ks)
     row["crossover_k"] = next((k for k in ks if curve_b[k] >= curve[k]), None)
     row["pass1_gain"] = curve[1] - curve_b[1]
     row["passmax_gain"] = curve[kmax] - curve_b[kmax]

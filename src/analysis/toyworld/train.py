@@ -201,59 +201,64 @@ def _save(model: Any, folder: Path, info: dict[str, Any], log: list[dict[str, An
     atomic_write_json(log, folder / "train_log.json")
 
 
-def job_pretrain(config: dict[str, Any], folder: str, progress: Progress) -> str:
-    from analysis.toyworld.pretrain import pretrain
+# What a training function returns: (model, log, fields saved with the model only).
+Trained = tuple[Any, list[dict[str, Any]], dict[str, Any]]
 
-    cfg = ToyWorldConfig.model_validate(config)
+
+def _train_checkpoint(folder: str, info: dict[str, Any], train: Callable[[Path, dict[str, Any]], Trained]) -> str:
+    """Train one checkpoint into ``folder`` unless it is already complete; return its path.
+
+    ``train(tmp, info)`` gets the temporary folder (RL writes its snapshots there) and the marker
+    record, and returns (model, log, fields saved with the model only). The checkpoint appears
+    under ``folder`` only when it is finished; a failed run leaves no temporary folder behind.
+    """
     out = Path(folder)
     if is_complete(out):
         return str(out)
     t0 = time.perf_counter()
-    version = code_version()
-    model, log = pretrain(cfg, progress)
+    info = {**info, "key": _key_of(out), "code_version": code_version()}
     tmp = _tmp_for(out)
-    info = {"kind": "base", "key": _key_of(out), "code_version": version, "seconds": time.perf_counter() - t0}
-    _save(
-        model,
-        tmp,
-        info | {"pretrain": cfg.pretrain.model_dump(mode="json"), "corpus": cfg.corpus.model_dump(mode="json")},
-        log,
-    )
+    try:
+        model, log, saved = train(tmp, info)
+        info["seconds"] = time.perf_counter() - t0
+        _save(model, tmp, info | saved, log)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return _finish(tmp, out, info)
+
+
+def job_pretrain(config: dict[str, Any], folder: str, progress: Progress) -> str:
+    from analysis.toyworld.pretrain import pretrain
+
+    cfg = ToyWorldConfig.model_validate(config)
+
+    def train(_tmp: Path, _info: dict[str, Any]) -> Trained:
+        model, log = pretrain(cfg, progress)
+        saved = {"pretrain": cfg.pretrain.model_dump(mode="json"), "corpus": cfg.corpus.model_dump(mode="json")}
+        return model, log, saved
+
+    return _train_checkpoint(folder, {"kind": "base"}, train)
 
 
 def job_rl(
     config: dict[str, Any], rl: dict[str, Any], seed: int, base_folder: str, folder: str, progress: Progress
 ) -> str:
-    from analysis.toyworld.model import load_model
+    from analysis.toyworld.model import load_model, save_model
     from analysis.toyworld.rl import grpo, snapshot_dir
 
     cfg = ToyWorldConfig.model_validate(config)
     rl_cfg = RLConfig.model_validate(rl)
-    out = Path(folder)
-    if is_complete(out):
-        return str(out)
-    t0 = time.perf_counter()
-    base = load_model(base_folder)
-    tmp = _tmp_for(out)
-    info = {
-        "kind": "rl",
-        "key": _key_of(out),
-        "parent": _key_of(Path(base_folder)),
-        "seed": seed,
-        "code_version": code_version(),
-    }
 
-    def on_snapshot(step: int, policy: Any) -> None:
-        from analysis.toyworld.model import save_model
+    def train(tmp: Path, info: dict[str, Any]) -> Trained:
+        def on_snapshot(step: int, policy: Any) -> None:
+            snapshot = save_model(policy, snapshot_dir(tmp, step), info | {"step": step})
+            mark_complete(snapshot, info | {"step": step})
 
-        folder = save_model(policy, snapshot_dir(tmp, step), info | {"step": step})
-        mark_complete(folder, info | {"step": step})
+        policy, log = grpo(load_model(base_folder), cfg, rl_cfg, seed, progress=progress, on_snapshot=on_snapshot)
+        return policy, log, {"rl": rl_cfg.run_settings(), "step": rl_cfg.steps}
 
-    policy, log = grpo(base, cfg, rl_cfg, seed, progress=progress, on_snapshot=on_snapshot)
-    info["seconds"] = time.perf_counter() - t0
-    _save(policy, tmp, info | {"rl": rl_cfg.run_settings(), "step": rl_cfg.steps}, log)
-    return _finish(tmp, out, info)
+    return _train_checkpoint(folder, {"kind": "rl", "parent": _key_of(Path(base_folder)), "seed": seed}, train)
 
 
 def job_distill(config: dict[str, Any], base_folder: str, folder: str, progress: Progress) -> str:
@@ -261,17 +266,12 @@ def job_distill(config: dict[str, Any], base_folder: str, folder: str, progress:
     from analysis.toyworld.model import load_model
 
     cfg = ToyWorldConfig.model_validate(config)
-    out = Path(folder)
-    if is_complete(out):
-        return str(out)
-    t0 = time.perf_counter()
-    version = code_version()
-    model, log = distill(load_model(base_folder), cfg, progress)
-    tmp = _tmp_for(out)
-    info = {"kind": "distill", "key": _key_of(out), "parent": _key_of(Path(base_folder)), "code_version": version}
-    info["seconds"] = time.perf_counter() - t0
-    _save(model, tmp, info | {"distill": cfg.distill.model_dump(mode="json") if cfg.distill else None}, log)
-    return _finish(tmp, out, info)
+
+    def train(_tmp: Path, _info: dict[str, Any]) -> Trained:
+        model, log = distill(load_model(base_folder), cfg, progress)
+        return model, log, {"distill": cfg.distill.model_dump(mode="json") if cfg.distill else None}
+
+    return _train_checkpoint(folder, {"kind": "distill", "parent": _key_of(Path(base_folder))}, train)
 
 
 # ---------------------------------------------------------------------------------------------
