@@ -36,7 +36,7 @@ def _summary() -> pl.DataFrame:
 
 def _seeds() -> pl.DataFrame:
     rows = []
-    for model in ("rl-seed0", "rl-seed1", "rl-seed2", "rl-seed0@50", "rl-edge"):
+    for model in ("rl-easy-seed0", "rl-easy-seed1", "rl-easy-seed2", "rl-easy-seed0@50", "rl-indist"):
         for t in (0.6, 1.0):
             rows.append(
                 {
@@ -44,9 +44,9 @@ def _seeds() -> pl.DataFrame:
                     "temperature": t,
                     "pass@1": 0.5,
                     "base_pass@1": 0.37,
-                    "only_model": 3 if model == "rl-seed2" and t == 1.0 else 0,
-                    "paper_pattern": not (model == "rl-seed2" and t == 1.0) and model != "rl-edge",
-                    "expansion": model == "rl-edge",
+                    "only_model": 3 if model == "rl-easy-seed2" and t == 1.0 else 0,
+                    "paper_pattern": not (model == "rl-easy-seed2" and t == 1.0) and model != "rl-indist",
+                    "expansion": model == "rl-indist",
                 }
             )
     return pl.DataFrame(rows)
@@ -91,11 +91,11 @@ def test_toyworld_page_counts_seeds_and_draws_the_phase_diagram(tmp_path):
     for chart in page.phase_charts:
         assert charts.chart_png(chart.to_dict())[:4] == b"\x89PNG"
     counts = {(r["run"], r["temperature"]): r for r in page.seed_counts.to_dicts()}
-    assert counts[("rl", 0.6)]["seeds"] == 3  # snapshots (model@step) are not seeds
-    assert counts[("rl", 0.6)]["paper_pattern"] == 3
-    assert counts[("rl", 1.0)]["paper_pattern"] == 2
-    assert counts[("rl", 1.0)]["max_only_rl"] == 3
-    assert counts[("rl-edge", 1.0)]["expansion"] == 1
+    assert counts[("rl-easy", 0.6)]["seeds"] == 3  # snapshots (model@step) are not seeds
+    assert counts[("rl-easy", 0.6)]["paper_pattern"] == 3
+    assert counts[("rl-easy", 1.0)]["paper_pattern"] == 2
+    assert counts[("rl-easy", 1.0)]["max_only_rl"] == 3
+    assert counts[("rl-indist", 1.0)]["expansion"] == 1
 
 
 def test_toyworld_page_says_how_to_make_missing_results(tmp_path):

@@ -34,20 +34,20 @@ def test_train_all_writes_every_model(trained, minimal):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     root, folders = trained
-    assert list(folders) == ["base", "rl-seed0", "rl-seed1", "rl-edge", "distill"]
+    assert list(folders) == ["base", "rl-easy-seed0", "rl-easy-seed1", "rl-indist", "distill"]
     assert load_config(minimal).model_names() == list(folders)
     for folder in folders.values():
         assert is_complete(folder)
         assert (folder / "train_log.json").is_file()
         assert AutoModelForCausalLM.from_pretrained(folder).config.model_type == "llama"
         assert AutoTokenizer.from_pretrained(folder).eos_token == "</s>"
-    assert is_complete(snapshot_dir(folders["rl-seed0"], 2))
-    log = json.loads((folders["rl-seed0"] / "train_log.json").read_text())
+    assert is_complete(snapshot_dir(folders["rl-easy-seed0"], 2))
+    log = json.loads((folders["rl-easy-seed0"] / "train_log.json").read_text())
     assert [e["step"] for e in log] == [1, 2, 3]
     assert {"reward", "loss", "kl", "share_L", "share_R", "share_S"} <= set(log[0])
     assert not list(root.glob(".tmp-*"))
     # the RL runs share the base and differ by seed
-    info = [json.loads((folders[n] / "toyworld.json").read_text()) for n in ("rl-seed0", "rl-seed1")]
+    info = [json.loads((folders[n] / "toyworld.json").read_text()) for n in ("rl-easy-seed0", "rl-easy-seed1")]
     assert info[0]["parent"] == info[1]["parent"]
     assert info[0]["seed"] != info[1]["seed"]
 
@@ -71,7 +71,7 @@ def test_same_seed_same_checkpoints_in_worker_processes(trained, minimal, tmp_pa
         a, b = _weights(folder), _weights(other[name])
         assert a.keys() == b.keys()
         assert all(torch.equal(a[k], b[k]) for k in a), name
-    logs = [json.loads((folders[n] / "train_log.json").read_text()) for n in ("rl-seed0", "rl-seed1")]
+    logs = [json.loads((folders[n] / "train_log.json").read_text()) for n in ("rl-easy-seed0", "rl-easy-seed1")]
     assert logs[0] != logs[1]  # the RL seed changes the rollouts
 
 
@@ -85,7 +85,7 @@ def test_grpo_updates_differ_by_seed(trained, minimal, monkeypatch):
     _, folders = trained
     cfg = load_config(minimal)
     monkeypatch.setattr(rl, "rewards", lambda texts, golds: np.array([float(len(t) % 2) for t in texts]))
-    run = cfg.rl["rl"]
+    run = cfg.rl["rl-easy"]
     base = load_model(folders["base"])
     start = {k: v.clone() for k, v in base.state_dict().items()}
     p0, log0 = rl.grpo(base, cfg, run, seed=0)
@@ -101,7 +101,7 @@ def test_evaluation_table(trained, minimal):
 
     root, _ = trained
     table = evaluate_config(minimal, root, workers=1, progress=False)
-    assert table["model"].to_list() == ["base", "rl-seed0", "rl-seed1", "rl-edge", "distill"]
+    assert table["model"].to_list() == ["base", "rl-easy-seed0", "rl-easy-seed1", "rl-indist", "distill"]
     assert set(table["temperature"].to_list()) == {1.0}
     for col in ("pass@1", "pass@8", "only_model", "only_base", "valid_cot", "ppl_base_median", "paper_pattern"):
         assert col in table.columns
@@ -162,7 +162,7 @@ def test_training_notebook_runs_with_papermill(trained, minimal, repo, tmp_path)
         kernel_name="python3",
     )
     text = json.dumps(nbformat.read(out, as_version=4).cells[-1]["outputs"])
-    assert "rl-seed0" in text
+    assert "rl-easy-seed0" in text
     assert "distill" in text
 
 

@@ -4,7 +4,9 @@ Every (checkpoint, temperature) evaluation is a job: sample ``n`` responses per 
 grade them, score a few per problem under the base (perplexity). Results are cached as JSON
 under ``<out_root>/evals/`` by a hash of everything that determines them, so an interrupted
 phase diagram resumes where it stopped. :func:`compare_to_base` turns the results into one
-row per model and temperature with the paper's comparisons (pass@1, pass@k, coverage sets).
+row per model and temperature with the paper's comparisons (pass@1, pass@k, coverage sets), and
+the outcome that :func:`analysis.findings.compare_pair` gives it (paired bootstrap intervals, the
+project's one set of thresholds).
 """
 
 from __future__ import annotations
@@ -17,15 +19,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from analysis.findings import compare_pair
 from analysis.store import atomic_write_json, read_marker, stable_hash
 from analysis.toyworld.config import TaskConfig, ToyWorldConfig, code_version
 from analysis.toyworld.evaluate import pass_curve
 from analysis.toyworld.train import Job, Progress
-
-# A clear pass@1 gain: RL must beat the base by at least this much (absolute).
-PASS1_MARGIN = 0.05
-# RL may solve at most this share of test problems that the base never solved.
-MAX_NEW_SHARE = 0.02
 
 
 def eval_code_version() -> str:
@@ -177,11 +175,28 @@ def compare_to_base(result: dict[str, Any], base: dict[str, Any], ks: list[int])
     row["crossover_k"] = next((k for k in ks if curve_b[k] >= curve[k]), None)
     row["pass1_gain"] = curve[1] - curve_b[1]
     row["passmax_gain"] = curve[kmax] - curve_b[kmax]
-    row["paper_pattern"] = bool(
-        row["pass1_gain"] >= PASS1_MARGIN and row["passmax_gain"] < 0 and row["only_model"] <= MAX_NEW_SHARE * len(c)
-    )
-    row["expansion"] = bool(row["passmax_gain"] > 0 and row["only_model"] > row["only_base"])
+    finding = compare_pair(_counts(c, cb, n), "base", "model")
+    row["outcome"] = finding.outcome
+    row["pass1_gain_lo"], row["pass1_gain_hi"] = finding.at_1.lo, finding.at_1.hi
+    row["passmax_gain_lo"], row["passmax_gain_hi"] = finding.at_n.lo, finding.at_n.hi
+    row["paper_pattern"] = finding.outcome == "sharpening"
+    row["expansion"] = finding.outcome == "expansion"
     return row
+
+
+def _counts(c: np.ndarray, cb: np.ndarray, n: int) -> pl.DataFrame:
+    """A counts table of one evaluation (``model``) and its base (``base``) for the findings module."""
+    ids = [str(i) for i in range(len(c))]
+    return pl.DataFrame(
+        {
+            "model": ["model"] * len(c) + ["base"] * len(cb),
+            "benchmark": ["toyworld"] * (len(c) + len(cb)),
+            "temperature": [0.0] * (len(c) + len(cb)),
+            "problem_id": ids + ids,
+            "n": [n] * (len(c) + len(cb)),
+            "c": np.concatenate([c, cb]).astype(np.int64),
+        }
+    )
 
 
 def results_table(

@@ -41,9 +41,11 @@ def git_commit() -> str:
 
 def provenance(config: dict[str, Any], command: str, **extra: Any) -> dict[str, Any]:
     """What produced a results table: config and hash, code versions, commit, time, command."""
+    from analysis.findings import rules_version
     from analysis.toyworld.report import eval_code_version
 
     return {
+        "findings_rules_version": rules_version(),
         "config": config,
         "config_hash": stable_hash(config),
         "training_code_version": code_version(),
@@ -71,13 +73,29 @@ class Results:
 
     @property
     def current(self) -> bool:
-        """True when this checkout's training and evaluation code made the table."""
+        """True when this checkout's training and evaluation code made the table, and its outcomes
+        were classified by this checkout's findings rules."""
+        return not self.stale_reasons()
+
+    def stale_reasons(self) -> list[str]:
+        """Why the table is stale (empty when current)."""
+        from analysis.findings import rules_version
         from analysis.toyworld.report import eval_code_version
 
-        return (
-            self.meta.get("training_code_version") == code_version()
-            and self.meta.get("evaluation_code_version") == eval_code_version()
-        )
+        m, reasons = self.meta, []
+        if m.get("training_code_version") != code_version():
+            reasons.append(f"training code {m.get('training_code_version')} → {code_version()}")
+        if m.get("evaluation_code_version") != eval_code_version():
+            reasons.append(f"evaluation code {m.get('evaluation_code_version')} → {eval_code_version()}")
+        if m.get("findings_rules_version") != rules_version():
+            was = m.get("findings_rules_version")
+            reasons.append(
+                "outcomes classified by an earlier rule (point estimates and a 0.05 pass@1 margin, not the "
+                "findings module's paired intervals)"
+                if was is None
+                else f"findings rules {was} → {rules_version()}"
+            )
+        return reasons
 
     def note(self) -> str:
         """One line for the reader: what produced the table, and whether it is stale."""
@@ -91,11 +109,9 @@ class Results:
             f"`{self.path.name}`: made by `{m.get('command')}` on {m.get('created', '?')[:10]} "
             f"(config hash {str(m.get('config_hash'))[:12]}, commit {str(m.get('git_commit'))[:12]}{took})."
         )
-        if not self.current:
-            line += (
-                " **Stale:** the toy-world code has changed since (training code "
-                f"{m.get('training_code_version')} → {code_version()}); rerun the command to refresh it."
-            )
+        reasons = self.stale_reasons()
+        if reasons:
+            line += f" **Stale:** {'; '.join(reasons)}. Rerun the command to refresh it."
         return line
 
 

@@ -41,8 +41,10 @@ from analysis.toyworld.config import (
     rl_model_names,
 )
 
-# The source checkout's git-ignored cache (absolute, so notebooks run from any folder use it).
-DEFAULT_ROOT = Path(__file__).resolve().parents[3] / "data" / "cache" / "toyworld"
+# The source checkout's git-ignored cache (absolute, so notebooks run from any folder use it). A
+# study with the default output root (data/runs) trains into the same folder, so the toy-world
+# CLI and `make study` share their checkpoints.
+DEFAULT_ROOT = Path(__file__).resolve().parents[3] / "data" / "runs" / "toyworld"
 
 Progress = Callable[[int, int, dict[str, float]], None]
 
@@ -322,7 +324,7 @@ def train_all(
     """Train (or reuse) every model of ``config``; return the checkpoint folder of each model.
 
     Names: ``base``, one per RL seed (``<run>-seed<k>``, or ``<run>`` for a single-seed run,
-    e.g. ``rl-seed0``, ``rl-edge``) and ``distill``. Each folder is a ``save_pretrained``
+    e.g. ``rl-easy-seed0``, ``rl-indist``) and ``distill``. Each folder is a ``save_pretrained``
     checkpoint with its tokenizer, ``toyworld.json`` and ``train_log.json``; RL folders hold
     ``snapshots/step-XXXX`` checkpoints too. A manifest with the timings of this call is
     written to ``<out_root>/manifest-<name>-<config hash>.json``.
