@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     ):
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("--config", default=None, help="toy-world YAML config (default: configs/toyworld/default.yaml)")
-        p.add_argument("--out", default=None, help="checkpoint root (default: data/runs/toyworld, shared with make study)")
+        p.add_argument(
+            "--out", default=None, help="checkpoint root (default: data/runs/toyworld, shared with make study)"
+        )
         p.add_argument("--workers", type=int, default=None, help="parallel processes (default: the config's)")
         p.add_argument("--no-progress", action="store_true", help="hide progress bars")
         if name == "evaluate":
