@@ -9,9 +9,9 @@ STAMP := $(VENV)/.installed
 VLLM_VENV := .venv-vllm
 VLLM_STAMP := $(VLLM_VENV)/.installed
 CONFIG ?= configs/toy.yaml
-CORES ?= 2
+CORES ?= $(shell nproc 2>/dev/null || echo 2)  # every core by default
 
-.PHONY: venv study plan test lint format lab book pdf vllm-venv bench
+.PHONY: venv study plan test lint format lab book pdf publish vllm-venv bench
 
 venv: $(STAMP)
 
@@ -51,17 +51,30 @@ study: $(STAMP)
 	$(SNAKEMAKE) --cores $(CORES) --rerun-incomplete --nolock
 	@echo "Report: $(CURDIR)/book/_build/html/index.html"
 
-# List the jobs the study would run, without running them.
+# Preflight, then list the jobs the study would run, without running them. The preflight reads each
+# model's config.json and tokenizer (local folder, or the hub at the pinned revision), checks context
+# limits and benchmark hashes, and prints jobs, tokens, disk and GPU-hours per model; it fails (exit 1)
+# before any job runs (the job list is printed all the same). TOKENS_PER_S=<n> replaces its default
+# tokens/s per GPU.
 plan: $(STAMP)
-	$(SNAKEMAKE) --dry-run --quiet rules
+	@status=0; $(PY) -m analysis.preflight $(CONFIG) $(if $(TOKENS_PER_S),--tokens-per-s $(TOKENS_PER_S)) || status=$$?; \
+	$(SNAKEMAKE) --dry-run --quiet rules || status=$$?; \
+	if [ $$status -ne 0 ]; then echo "plan: the preflight found problems (above); the jobs are listed all the same"; fi; \
+	exit $$status
 
 # Rebuild the book from the study's executed notebooks.
 book: $(STAMP)
 	$(PY) -m analysis.book build $(CONFIG)
 
-# The report as one PDF (single-page HTML build printed by headless Chromium).
+# The report as one PDF (single-page HTML build printed by headless Chromium): title page,
+# contents with page numbers (pdftotext, from poppler-utils), typeset math. book/_build/report.pdf
 pdf: $(STAMP)
-	$(PY) -m analysis.book pdf
+	$(PY) -m analysis.book pdf $(CONFIG)
+
+# The site ready for any static host: book/_build/site (HTML, report.pdf, .nojekyll) and
+# book/_build/site.tar.gz. Run after `make study`; .github/workflows/book.yml publishes it to GitHub Pages.
+publish: $(STAMP)
+	$(PY) -m analysis.book publish $(CONFIG)
 
 # JupyterLab on the notebooks, with this project's environment as the kernel.
 lab: $(STAMP)

@@ -58,8 +58,9 @@ def build_responses(benchmarks_dir: Path, n: int, seed: int = 0) -> list[tuple[s
 def _clear_caches() -> None:
     """Forget parsed answers, so that every repetition starts cold (as a fresh worker does)."""
     from analysis.grading import paper, strict
+    from analysis.grading.official import parse
 
-    for cached in (strict._parse_boxed, strict._boxed_verdict, paper._parse, paper._equal_cached):
+    for cached in (strict._parse_boxed, strict._boxed_verdict, parse.parse_answer, paper._equal_cached):
         cached.cache_clear()
 
 

@@ -1,53 +1,30 @@
-"""The book builds from papermill-executed notebooks and works with no network."""
+"""The book builds from papermill-executed notebooks, with Sphinx warnings as errors, and works with
+no network."""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import nbformat
 import pytest
+from book_fixture import REPO, copy_book, fixture_book
 
 from analysis import book
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _chart_notebook(path: Path) -> None:
-    nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("points = 3")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [
-        nbformat.v4.new_markdown_cell("# Chart page\n\nInline math: $\\mathrm{pass}@k$."),
-        params,
-        nbformat.v4.new_code_cell(
-            "import altair as alt\nimport polars as pl\n\nfrom analysis import charts\n\ncharts.enable()\n"
-            "df = pl.DataFrame({'k': list(range(1, points + 1)), 'y': [i * i for i in range(points)]})\n"
-            "alt.Chart(df).mark_line().encode(x='k', y='y').properties(title='smoke chart')"
-        ),
-    ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
 
 
 @pytest.fixture(scope="module")
 def built_site(tmp_path_factory) -> Path:
-    """A copy of the repository's book (its real _config.yml and pages) plus one executed chart page."""
-    root = tmp_path_factory.mktemp("book")
-    site_src = root / "book"
-    shutil.copytree(REPO / "book", site_src, ignore=shutil.ignore_patterns("_build", "generated", "vega-bundle.js"))
-    _chart_notebook(root / "chart.ipynb")
-    (site_src / "generated").mkdir()
-    papermill = Path(sys.executable).with_name("papermill")
-    subprocess.run(
-        [str(papermill), str(root / "chart.ipynb"), str(site_src / "generated" / "chart.ipynb"), "-p", "points", "5"],
-        check=True,
-        capture_output=True,
-    )
-    (site_src / "_toc.yml").write_text("format: jb-book\nroot: methods\nchapters:\n  - file: generated/chart\n")
+    """The repository's book (real _config.yml, static pages) plus one executed chart page, built strictly."""
+    site_src, _ = fixture_book(tmp_path_factory.mktemp("book"))
     return book.build_book(site_src)
+
+
+def test_every_static_page_builds_without_a_warning(built_site):
+    # build_book runs with --warningiserror: getting here means no page warned.
+    built = {p.relative_to(built_site).as_posix() for p in built_site.rglob("*.html") if "_static" not in p.parts}
+    for md in sorted((REPO / "book").glob("*.md")):
+        assert f"{md.stem}.html" in built, f"book/{md.name} is not in the built book (is it in analysis.page_registry?)"
+    assert "generated/chart.html" in built
 
 
 def test_no_page_loads_anything_from_outside_the_site(built_site):
@@ -56,6 +33,28 @@ def test_no_page_loads_anything_from_outside_the_site(built_site):
     assert book.external_references(built_site) == []
     assert (built_site / "_static" / "vega-bundle.js").is_file()
     assert (built_site / "_static" / "mathjax" / "tex-chtml.js").is_file()
+    assert (built_site / "_static" / "print.css").is_file()
+
+
+def test_a_sphinx_warning_fails_the_build_and_every_warning_is_listed(tmp_path):
+    site_src = tmp_path / "book"
+    site_src.mkdir()
+    shutil.copy2(REPO / "book" / "_config.yml", site_src / "_config.yml")
+    (site_src / "index.md").write_text("# Root\n\nSee {doc}`no-such-page`.\n")
+    (site_src / "other.md").write_text("# Other\n\nSee {ref}`no-such-label`.\n")
+    toc = tmp_path / "toc.yml"
+    toc.write_text("format: jb-book\nroot: index\nchapters:\n  - file: other\n")
+    with pytest.raises(RuntimeError, match="warnings are errors") as err:
+        book.build_book(site_src, toc=toc)
+    message = str(err.value)
+    assert "no-such-page" in message
+    assert "no-such-label" in message  # keep-going: the second warning is listed too
+
+
+def test_a_book_without_its_generated_contents_says_how_to_get_them(tmp_path):
+    site_src = copy_book(tmp_path / "book")
+    with pytest.raises(FileNotFoundError, match="assemble the book first"):
+        book.build_book(site_src)
 
 
 def test_external_reference_scanner_finds_cdn_loads(tmp_path):
@@ -81,14 +80,3 @@ def test_chart_and_math_render_in_headless_chromium(built_site):
     assert 'class="marks"' in dom
     assert '<img class="rlvr-chart-static"' not in dom
     assert "mjx-container" in dom  # MathJax typeset the inline formula from the local copy
-
-
-@pytest.mark.browser
-def test_single_page_build_prints_to_pdf(built_site, tmp_path):
-    if book.chromium_executable() is None:
-        pytest.skip("headless Chromium is not installed (apt-get install chromium; .ci/run installs it)")
-    single = book.build_book(built_site.parents[1], builder="singlehtml")
-    pdf = book.print_pdf(single / "index.html", tmp_path / "report.pdf")
-    data = pdf.read_bytes()
-    assert data.startswith(b"%PDF")
-    assert data.count(b"/Type /Page") - data.count(b"/Type /Pages") >= 2

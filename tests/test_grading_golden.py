@@ -3,9 +3,10 @@
 For each benchmark, each gold answer written as ``\\boxed{<gold>}`` in a short response must be
 graded correct (at least 99.5% per benchmark), and the same response with a different number
 (the first run of digits in the answer plus one; ``+1`` appended when the answer has no digit)
-must be graded incorrect. ``strict`` must reject at least 99.5% of those. ``paper`` accepts a
-changed number within its relative tolerance of 1e-4 by design (10001 for 10000); every other
-changed answer must be rejected. Failures are listed in the assertion messages.
+must be graded incorrect. ``strict`` must reject at least 99.5% of those. ``paper`` (the official
+evaluator's rules) accepts a changed number within its relative tolerance of 1e-4 (10001 for
+10000) and the changed answers listed in ``PAPER_LENIENCIES`` with the official rule that accepts
+each; every other changed answer must be rejected. Failures are listed in the assertion messages.
 """
 
 from __future__ import annotations
@@ -49,8 +50,8 @@ def cases(benchmarks_dir: Path) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def verdicts(cases: list[dict]) -> dict[str, tuple[list[GradeResult], list[GradeResult]]]:
-    items_right = [(response(c["gold"][0]), c["gold"]) for c in cases]
-    items_wrong = [(response(c["changed"]), c["gold"]) for c in cases]
+    items_right = [(response(c["gold"][0]), c["gold"], c["benchmark"]) for c in cases]
+    items_wrong = [(response(c["changed"]), c["gold"], c["benchmark"]) for c in cases]
     out = {}
     with GradingPool(workers=2, deadline_s=5.0) as pool:
         for mode in ("strict", "paper"):
@@ -90,11 +91,41 @@ def test_strict_rejects_a_different_number(cases: list[dict], verdicts: dict) ->
     assert not low, f"strict: below {THRESHOLD}: {low}"
 
 
+# Changed answers that the official evaluator's rules accept (paper rules 2 reproduce them), by
+# problem: none is a number within the relative tolerance.
+_FIRST_ITEM = "the official LaTeX parser reads a list only up to its first comma, and the first items agree"
+_STRAY_PAREN = (
+    "the tuple rule cuts the first and last character off both sides, and the LaTeX parser reads what is "
+    "left only up to the stray ')'"
+)
+PAPER_LENIENCIES = {
+    "math500/97": (
+        "the gold \\text{east} normalises to the empty string (east is a unit word), and the official "
+        "multiple-choice step reduces every prediction to its letters A-E: both empty"
+    ),
+    "math500/227": _STRAY_PAREN + ": (C)+1 and (C) both read as C",
+    "math500/255": _STRAY_PAREN + ": (E)+1 and (E) both read as E",
+    "math500/296": _STRAY_PAREN + ": (B)+1 and (B) both read as B",
+    "minerva_math/5": "the LaTeX parser reads only the leading 'np' of np.arcsin(...) on both sides",
+    "olympiadbench/1644": "m is a unit word and is deleted; the LaTeX parser reads n-\\lfloor/3\\rfloor only as n",
+    "olympiadbench/1687": _FIRST_ITEM,
+    "olympiadbench/1940": _FIRST_ITEM,
+    "olympiadbench/1965": _FIRST_ITEM,
+    "olympiadbench/2171": _FIRST_ITEM,
+    "olympiadbench/2371": "g is a unit word and is deleted from g(x)=...; " + _STRAY_PAREN + ": both read as x",
+}
+
+
 def test_paper_rejects_a_different_number_outside_its_tolerance(cases: list[dict], verdicts: dict) -> None:
+    # Official rules: a changed number is accepted within rel_tol 1e-4 (numbers >= 10^4), and where
+    # the official evaluator's leniencies apply (PAPER_LENIENCIES); every other one is rejected.
     accepted = [(c, r) for c, r in zip(cases, verdicts["paper"][1], strict=True) if r.correct]
     within_tolerance = [c for c, _ in accepted if c["run"] is not None and c["run"] >= 10_000]
-    unexplained = [
-        f"{c['problem_id']}: {c['gold'][0]!r} vs {c['changed']!r}" for c, _ in accepted if c not in within_tolerance
-    ]
+    others = {
+        c["problem_id"]: f"{c['gold'][0]!r} vs {c['changed']!r}" for c, _ in accepted if c not in within_tolerance
+    }
     print(f"paper: {len(within_tolerance)} changed answers accepted within rel_tol 1e-4 (numbers >= 10^4)")
+    unexplained = {k: v for k, v in others.items() if k not in PAPER_LENIENCIES}
     assert not unexplained, f"paper accepted changed answers outside its tolerance: {unexplained}"
+    rejected_now = sorted(set(PAPER_LENIENCIES) - set(others))
+    assert not rejected_now, f"listed leniencies no longer accepted (update PAPER_LENIENCIES): {rejected_now}"

@@ -87,15 +87,15 @@ class FakePool:
         pass
 
     def grade_iter(
-        self, items: Sequence[tuple[str | None, Sequence[str]]], mode: str
+        self, items: Sequence[tuple[str | None, Sequence[str], str | None]], mode: str
     ) -> Iterator[tuple[int, GradeResult]]:
         from analysis.grading import grade_response
 
         FakePool.calls.append(len(items))
-        for i, (response, gold) in enumerate(items):
+        for i, (response, gold, benchmark) in enumerate(items):
             if FakePool.fail_after is not None and i >= FakePool.fail_after:
                 raise RuntimeError("simulated failure in the middle of a run")
-            yield i, grade_response(response, gold, mode)
+            yield i, grade_response(response, gold, mode, benchmark)
 
 
 class NoGrading:
@@ -129,6 +129,21 @@ def test_lazy_input_and_paper_mode(fake_pool: type[FakePool]) -> None:
     # paper: the list 5, 3, 1 is out of order; the run cut at the token limit has no number
     assert grades["correct"].to_list() == [True, False, False, True, True, False, False]
     assert fake_pool.calls == [6]  # seven samples, one duplicate
+
+
+def test_paper_mode_grades_each_sample_by_its_benchmarks_rules(tmp_path: Path) -> None:
+    # Unit words are deleted everywhere but in Minerva (the official evaluator's skip_unit), so
+    # the same response and gold get different verdicts, and different cache keys.
+    text = r"The answer is $\boxed{12 cm}$."
+    verdicts = {}
+    for bench in ("math500", "minerva_math"):
+        problems = make_problems({"p": ["12"]}, benchmark=bench)
+        samples = make_samples([("p", text, "stop")], benchmark=bench)
+        grades = grade_samples(samples, problems, "paper", deadline_s=5.0, cache_dir=tmp_path, progress=False)
+        verdicts[bench] = (grades["correct"][0], grades["extracted"][0])
+    assert verdicts == {"math500": (True, "12"), "minerva_math": (False, "12cm")}
+    with GradeCache(tmp_path) as cache:
+        assert len(cache) == 2
 
 
 def test_exact_mode_for_the_toy_world(fake_pool: type[FakePool]) -> None:

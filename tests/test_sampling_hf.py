@@ -35,6 +35,7 @@ from analysis.sampling.__main__ import main as cli_main
 from analysis.sampling.backends import Completion, GenParams, Request
 from analysis.sampling.backends.hf import HFBackend, sampling_probs
 from analysis.sampling.plan import group_parts, make_chunks
+from analysis.sampling.storage import PART_SCHEMA
 from analysis.store import MARKER_NAME
 from analysis.tinymodel import build_tiny_model
 
@@ -112,8 +113,9 @@ def test_run_folder_layout_and_tables(tiny, problems, tmp_path):
     assert parts == ["part-0000000-0000004.parquet", "part-0000005-0000009.parquet", "part-0000010-0000011.parquet"]
 
     samples = frame(run_dir)
-    assert list(samples.columns) == list(schemas.SAMPLES.names())
-    assert samples.schema == schemas.SAMPLES
+    assert list(samples.columns) == list(PART_SCHEMA.names())  # the samples table + how each sample ended
+    assert samples.select(schemas.SAMPLES.names()).schema == schemas.SAMPLES
+    assert samples.schema == PART_SCHEMA
     assert samples.height == 3 * 6 * 2
     assert samples["run_hash"].unique().to_list() == [run_dir.name]
     assert samples["model"].unique().to_list() == ["tiny"]
@@ -121,6 +123,8 @@ def test_run_folder_layout_and_tables(tiny, problems, tmp_path):
     for pid, group in samples.group_by("problem_id"):
         assert group["sample_index"].sort().to_list() == list(range(12)), pid
     assert set(samples["finish_reason"].unique()) <= {"stop", "length"}
+    assert (samples["finish_reason"] == "length").to_list() == (samples["ended_by"] == "length").to_list()
+    assert set(samples["ended_by"].unique()) <= {"eos", "stop_string", "length"}
 
     prompts = load_prompts(run_dir)
     assert prompts.schema == schemas.PROMPTS

@@ -23,7 +23,7 @@ import httpx
 import polars as pl
 import pytest
 
-from analysis import schemas
+from analysis import childproc, schemas
 from analysis.sampling import (
     SamplingConfig,
     load_prompts,
@@ -33,6 +33,7 @@ from analysis.sampling import (
     request_seed,
     run_sampling,
 )
+from analysis.sampling.storage import PART_SCHEMA
 
 REPO = Path(__file__).resolve().parents[1]
 VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
@@ -80,6 +81,9 @@ def problems_table() -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schemas.PROBLEMS, orient="row")
 
 
+REPORT_KEYS = ("engine_start_s", "sampled", "greedy", "rerun")
+
+
 def script(work: Path) -> None:
     """Runs in the vllm venv: one engine, several runs; writes report.json."""
     model, problems = work / "tiny", pl.read_parquet(work / "problems.parquet")
@@ -100,7 +104,10 @@ def script(work: Path) -> None:
         "marker_untouched": (again / "_SUCCESS.json").stat().st_mtime_ns == marker,
         "seconds": time.perf_counter() - t,
     }
-    (work / "report.json").write_text(json.dumps(report))
+    # the report and its marker before the engine shuts down (analysis.childproc): the parent
+    # judges this child by them, not by its exit status
+    childproc.write_json_output(report, work / "report.json", rows=len(REPORT_KEYS))
+    backend.close()
 
 
 @pytest.fixture(scope="module")
@@ -116,16 +123,16 @@ def work(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def offline(work) -> dict[str, Any]:
     started = time.perf_counter()
-    proc = subprocess.run(
+    childproc.run_child(
         [str(VLLM_PYTHON), __file__, str(work)],
+        output=work / "report.json",
+        expected_rows=len(REPORT_KEYS),
         env={**os.environ, **VLLM_ENV},
-        capture_output=True,
-        text=True,
         timeout=600,
-        check=False,
+        what="vLLM offline sampling",
     )
-    assert proc.returncode == 0, proc.stderr[-4000:]
     report = json.loads((work / "report.json").read_text())
+    assert tuple(sorted(report)) == tuple(sorted(REPORT_KEYS))
     report["process_s"] = time.perf_counter() - started
     sys.stderr.write(f"vllm offline: {json.dumps(report)}\n")
     return report
@@ -138,7 +145,8 @@ def table(run_dir: str | Path) -> pl.DataFrame:
 def test_vllm_run_table_seeds_and_stopping(offline):
     run_dir = Path(offline["sampled"]["dir"])
     samples = table(run_dir)
-    assert samples.schema == schemas.SAMPLES
+    assert samples.select(schemas.SAMPLES.names()).schema == schemas.SAMPLES
+    assert samples.schema == PART_SCHEMA  # plus ended_by / stop_string
     assert samples.height == 4 * 12
     assert read_run_config(run_dir)["identity"]["backend"] == "vllm"
     for (pid,), rows in samples.group_by("problem_id"):
@@ -251,3 +259,4 @@ def test_openai_backend_against_a_vllm_server(server, offline, work, tmp_path):
 
 if __name__ == "__main__":
     script(Path(sys.argv[1]))
+    childproc.exit_now(0)

@@ -203,9 +203,86 @@ MATH_BENCHMARKS: dict[str, MathBenchmark] = {
     ),
 }
 
+# SHA-256 of the paper's own files (<folder>/<name>/test.jsonl, shared/benchmarks/math/SHA256SUMS):
+# the preflight says whether a local folder holds exactly these files.
+PAPER_SHA256: dict[str, str] = {
+    "aime24": "af2b8bd2aa911b6333ad0df32f3ca05c7ae8ed10f1731f4372c8ae26990bf7ac",
+    "amc23": "43707e1ca784602d8479de24ee8ce36609dbebc46dd152b0b12a46611aa898a4",
+    "gsm8k": "9f098df7ff4522078d6ccec27a5c38a454790fdb51131bedfaa0e490070d5394",
+    "math500": "35dc41080a3680858b27fa7e0533d2d547825316fc5dafe5d316f4ccc5a06132",
+    "minerva_math": "0e656b430d3a0a1dab6aa853f453ba3805e28e2cabe4fc72486a897cc09d8ba2",
+    "olympiadbench": "bb8c1e38a16ea9eacb77530315a674d883f267fbff79183effc53681b4fcc416",
+}
+
+
+def local_file(name: str, source: str | os.PathLike[str]) -> Path:
+    """The file a local folder ``source`` holds for math benchmark ``name``."""
+    return Path(source) / name / "test.jsonl"
+
+
+def folder_pins(source: str | os.PathLike[str]) -> dict[str, str]:
+    """The ``SHA256SUMS`` of a benchmark folder (``<sum>  <name>/test.jsonl`` lines), by benchmark name."""
+    sums = Path(source) / "SHA256SUMS"
+    if not sums.is_file():
+        return {}
+    pins = {}
+    for line in sums.read_text(encoding="utf-8").splitlines():
+        digest, _, rel = line.strip().partition("  ")
+        if rel.endswith("/test.jsonl"):
+            pins[rel.removesuffix("/test.jsonl")] = digest
+    return pins
+
+
+def check_file(name: str, source: str | os.PathLike[str], sha256: str | None = None) -> str:
+    """SHA-256 of ``name``'s local file, checked against ``sha256`` and the folder's ``SHA256SUMS``.
+
+    Raises ``BenchmarkError`` naming the benchmark, the file and both hashes when either pin
+    differs: a different file silently changes the study.
+    """
+    path = local_file(name, source)
+    if not path.is_file():
+        msg = f"benchmark file not found: {path}"
+        raise BenchmarkError(msg)
+    actual = file_sha256(path)
+    pins = (("the study config's sha256", sha256), (str(Path(source) / "SHA256SUMS"), folder_pins(source).get(name)))
+    for what, pin in pins:
+        if pin is not None and pin != actual:
+            msg = f"benchmark {name!r}: {path} has SHA-256 {actual}, but {what} pins {pin}"
+            raise BenchmarkError(msg)
+    return actual
+
+
+def source_record(name: str, source: str | os.PathLike[str] | None, sha256: str | None = None) -> dict[str, Any]:
+    """What a run read for math benchmark ``name``: the file (local path or hub location) and its SHA-256.
+
+    Local files are checked as ``check_file`` does; a hub file is downloaded (cached) at its pinned
+    revision. Other task families give ``{}`` (their problems hash is in the run's identity).
+    """
+    if name not in MATH_BENCHMARKS or source is None:
+        return {}
+    if str(source) == "hub":
+        hub = MATH_BENCHMARKS[name].hub
+        if hub is None:
+            return {}
+        path = Path(_hub_download(hub))
+        return {"file": f"hub:{hub.repo_id}@{hub.revision}/{hub.filename}", "sha256": file_sha256(path)}
+    digest = check_file(name, source, sha256)
+    return {
+        "file": str(local_file(name, source).resolve()),
+        "sha256": digest,
+        "paper_file": digest == PAPER_SHA256.get(name),
+    }
+
+
 # Loaders of other task families, as "module:function" resolved on first use. The function
 # takes the ``source`` argument of ``load_benchmark`` and returns a problems table.
-EXTRA_LOADERS: dict[str, str] = {"toyworld": "analysis.toyworld.tasks:load_problems"}
+EXTRA_LOADERS: dict[str, str] = {
+    "toyworld": "analysis.toyworld.tasks:load_problems",
+    # the paper's code benchmarks (source: a folder in the benchmarks/code layout; analysis.code.loaders)
+    "humanevalplus": "analysis.code.loaders:load_humanevalplus",
+    "mbppplus": "analysis.code.loaders:load_mbppplus",
+    "livecodebench_v5": "analysis.code.loaders:load_livecodebench_v5",
+}
 
 
 def register_loader(name: str, target: str) -> None:
@@ -257,12 +334,15 @@ def math_rows_to_problems(spec: MathBenchmark, rows: list[dict[str, Any]]) -> pl
     return pl.DataFrame(records, schema=schemas.PROBLEMS)
 
 
-def load_benchmark(name: str, source: str | os.PathLike[str] | None = None, limit: int | None = None) -> pl.DataFrame:
+def load_benchmark(
+    name: str, source: str | os.PathLike[str] | None = None, limit: int | None = None, sha256: str | None = None
+) -> pl.DataFrame:
     """Load benchmark ``name`` as a problems table.
 
     ``source`` is a folder holding ``<name>/test.jsonl`` (the layout of the paper's data), the
     string ``"hub"`` to download the pinned hub copy, or, for registered task families, whatever
-    their loader takes. ``limit`` keeps the first ``limit`` problems.
+    their loader takes. ``limit`` keeps the first ``limit`` problems. A local file is checked
+    against ``sha256`` and against its folder's ``SHA256SUMS`` where either exists (``check_file``).
     """
     if name in EXTRA_LOADERS:
         module, _, func = EXTRA_LOADERS[name].partition(":")
@@ -275,11 +355,8 @@ def load_benchmark(name: str, source: str | os.PathLike[str] | None = None, limi
         if str(source) == "hub":
             rows = _hub_rows(spec)
         else:
-            path = Path(source) / name / "test.jsonl"
-            if not path.is_file():
-                msg = f"benchmark file not found: {path}"
-                raise BenchmarkError(msg)
-            rows = _read_jsonl(path)
+            check_file(name, source, sha256)
+            rows = _read_jsonl(local_file(name, source))
         problems = math_rows_to_problems(spec, rows)
     else:
         msg = f"unknown benchmark {name!r}; known: {', '.join(known_benchmarks())}"
@@ -295,10 +372,8 @@ def _hub_rows(spec: MathBenchmark) -> list[dict[str, Any]]:
     if spec.hub is None:
         msg = f"no hub source is known for {spec.name!r}: pass a local folder"
         raise BenchmarkError(msg)
-    from huggingface_hub import hf_hub_download
-
     hub = spec.hub
-    path = Path(hf_hub_download(hub.repo_id, hub.filename, repo_type="dataset", revision=hub.revision))
+    path = Path(_hub_download(hub))
     if hub.sha256 is not None:
         actual = file_sha256(path)
         if actual != hub.sha256:
@@ -312,3 +387,9 @@ def _hub_rows(spec: MathBenchmark) -> list[dict[str, Any]]:
         raise BenchmarkError(msg)
     mapping = dict(hub.field_map)
     return [{mapping.get(k, k): v for k, v in row.items()} for row in rows]
+
+
+def _hub_download(hub: HubSource) -> str:
+    from huggingface_hub import hf_hub_download
+
+    return hf_hub_download(hub.repo_id, hub.filename, repo_type="dataset", revision=hub.revision)

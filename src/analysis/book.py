@@ -1,5 +1,10 @@
 """Building the published report: offline assets, the Jupyter Book build, PDF, checks.
 
+Which pages the book has, in which order and section, comes from ``analysis.page_registry``;
+the table of contents is generated from it into ``<book>/_build/_toc.yml``, so a build never
+rewrites a tracked file. Sphinx warnings are errors. The PDF is printed by ``analysis.book_pdf``
+(headless Chromium, ``analysis.browser``).
+
 The book must work with no network: Altair charts draw from a Vega bundle shipped in the
 site (``_static/vega-bundle.js``, written here from vl-convert's copy), MathJax is served by
 ``sphinx-mathjax-offline``, and ``external_references`` finds anything a page would still load
@@ -13,30 +18,22 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from analysis import page_registry
+from analysis.book_pdf import FrontMatter, PrintedBook, print_book
+from analysis.browser import chromium_executable, screenshot
+from analysis.browser import rendered_dom as rendered_dom  # re-exported: callers use book.rendered_dom
+from analysis.page_registry import Page
 from analysis.store import atomic_write_text
 
 if TYPE_CHECKING:
     from analysis.study import Study
 
 BUNDLE_NAME = "vega-bundle.js"
-
-# Chromium flags that work headless on this kind of machine (no sandbox as root, no GPU, no
-# background connections to Google's hosts, which are unreachable here).
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--hide-scrollbars",
-)
+TOC_FILE = "_build/_toc.yml"  # relative to the book folder; generated from analysis.page_registry
 
 
 def write_vega_bundle(book_dir: str | os.PathLike[str]) -> Path:
@@ -70,23 +67,50 @@ def jupyter_book_executable() -> str:
     return found
 
 
-def build_book(book_dir: str | os.PathLike[str], builder: str = "html", quiet: bool = True) -> Path:
-    """Run ``jupyter-book build`` on ``book_dir``; return the output folder.
+def toc_path(book_dir: str | os.PathLike[str]) -> Path:
+    """Where the generated table of contents lives: the build folder (never a tracked file)."""
+    return Path(book_dir) / TOC_FILE
 
-    Warnings are not errors here (the executed notebooks are the workflow's outputs, and a
-    missing optional page should not stop a report); ``external_references`` checks what
-    matters for offline use.
+
+def write_toc(book_dir: str | os.PathLike[str], pages: list[Page]) -> Path:
+    """Write the table of contents of ``pages`` into ``<book>/_build``; return its path."""
+    return atomic_write_text(page_registry.toc_yaml(pages), toc_path(book_dir))
+
+
+def build_book(
+    book_dir: str | os.PathLike[str],
+    builder: str = "html",
+    quiet: bool = True,
+    toc: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Run ``jupyter-book build`` on ``book_dir`` with warnings as errors; return the output folder.
+
+    ``toc`` defaults to the generated ``<book>/_build/_toc.yml`` (``write_toc``). Every page is
+    re-read (``--all``) so that a warning of an unchanged page is reported on every build, and
+    the build keeps going after the first warning so that the error lists all of them.
+    ``external_references`` checks what matters for offline use.
     """
     book = Path(book_dir)
+    toc_file = Path(toc) if toc is not None else toc_path(book)
+    if not toc_file.is_file():
+        msg = f"no table of contents at {toc_file}: assemble the book first (python -m analysis.book build CONFIG)"
+        raise FileNotFoundError(msg)
     write_vega_bundle(book)
-    cmd = [jupyter_book_executable(), "build", str(book), "--builder", builder]
+    cmd = [jupyter_book_executable(), "build", str(book), "--builder", builder, "--toc", str(toc_file.resolve())]
+    cmd += ["--warningiserror", "--keep-going", "--all"]
     if quiet:
         cmd.append("--quiet")
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        msg = f"jupyter-book build failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        problems = sorted({line for line in (result.stdout + result.stderr).splitlines() if _is_problem(line)})
+        listed = "\n".join(problems) or f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        msg = f"jupyter-book build failed ({result.returncode}), warnings are errors:\n{listed}"
         raise RuntimeError(msg)
     return book / "_build" / builder
+
+
+def _is_problem(line: str) -> bool:
+    return "WARNING:" in line or "ERROR:" in line or "CRITICAL:" in line
 
 
 _ATTR = re.compile(
@@ -139,65 +163,8 @@ def _tag_text(html: str, url: str) -> str | None:
     return html[start : end + 1]
 
 
-def chromium_executable() -> str | None:
-    """Path of a Chromium/Chrome binary, or ``None`` if none is installed."""
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def _chromium(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
-    exe = chromium_executable()
-    if exe is None:
-        msg = "headless Chromium is not installed (Debian: apt-get install chromium)"
-        raise FileNotFoundError(msg)
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-def rendered_dom(url: str, budget_ms: int = 10000, timeout: float = 120) -> str:
-    """The DOM of ``url`` after its scripts ran (headless Chromium ``--dump-dom``)."""
-    result = _chromium([f"--virtual-time-budget={budget_ms}", "--dump-dom", url], timeout)
-    if result.returncode != 0 or not result.stdout.strip():
-        msg = f"chromium could not render {url}: {result.stderr[-2000:]}"
-        raise RuntimeError(msg)
-    return result.stdout
-
-
-def screenshot(url: str, png_path: str | os.PathLike[str], size: str = "1280,1600", budget_ms: int = 10000) -> Path:
-    """Save a screenshot of ``url`` (headless Chromium)."""
-    out = Path(png_path).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    result = _chromium([f"--window-size={size}", f"--virtual-time-budget={budget_ms}", f"--screenshot={out}", url], 120)
-    if result.returncode != 0 or not out.is_file():
-        msg = f"chromium could not screenshot {url}: {result.stderr[-2000:]}"
-        raise RuntimeError(msg)
-    return out
-
-
-def print_pdf(html_file: str | os.PathLike[str], pdf_path: str | os.PathLike[str], budget_ms: int = 15000) -> Path:
-    """Print a (single-page) HTML build to PDF with headless Chromium, charts and math included."""
-    src = Path(html_file).resolve()
-    out = Path(pdf_path).resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    args = [f"--virtual-time-budget={budget_ms}", "--no-pdf-header-footer", f"--print-to-pdf={out}", src.as_uri()]
-    result = _chromium(args, 300)
-    if result.returncode != 0 or not out.is_file():
-        msg = f"chromium could not print {src} to PDF: {result.stderr[-2000:]}"
-        raise RuntimeError(msg)
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # Assembling a study's report
-
-# (page, title) in reading order; the book shows those the study produced.
-FINDING_PAGES = ("passk", "histogram", "coverage", "perplexity", "delta_se", "comparison")
-METHOD_PAGES = ("methods.md", "toyworld.md", "toyworld", "models", "grading")
-REPRODUCE_PAGES = ("reproducibility", "own-models.md")
 
 
 def _tidy_notebook(src: Path, dst: Path) -> None:
@@ -213,42 +180,34 @@ def _tidy_notebook(src: Path, dst: Path) -> None:
     nbformat.write(nb, dst)
 
 
+def book_pages(study: Study, book_dir: str | os.PathLike[str] = "book") -> list[Page]:
+    """The registry's pages of ``study`` that exist: executed notebooks and static markdown files."""
+    book = Path(book_dir)
+    executed = study.dir / "notebooks"
+    out = []
+    for p in page_registry.study_pages(study.config):
+        source = book / p.markdown if p.markdown is not None else executed / str(p.executed)
+        if source.is_file():
+            out.append(p)
+    return out
+
+
 def assemble_book(study: Study, book_dir: str | os.PathLike[str] = "book") -> Path:
-    """Put ``study``'s executed pages into ``<book>/generated`` and write the table of contents."""
+    """Put ``study``'s executed pages into ``<book>/generated``; write the contents into the build."""
     book = Path(book_dir)
     generated = book / "generated"
     if generated.exists():
         shutil.rmtree(generated)
     executed = study.dir / "notebooks"
-    available: dict[str, Path] = {p.stem: p for p in (executed / "pages").glob("*.ipynb")}
-    if (executed / "models.ipynb").is_file():
-        available["models"] = executed / "models.ipynb"
-    if "overview" not in available:
-        msg = f"the study's overview page is missing ({executed / 'pages' / 'overview.ipynb'}): run the workflow first"
+    pages = book_pages(study, book)
+    root = next((p for p in page_registry.PAGES if p.section is None), None)
+    if root is None or root not in pages:
+        msg = f"the study's {root.name if root else 'root'} page is missing under {executed}: run the workflow first"
         raise FileNotFoundError(msg)
-    for name, path in available.items():
-        _tidy_notebook(path, generated / f"{name}.ipynb")
-
-    def entries(names: tuple[str, ...]) -> list[str]:
-        out = []
-        for name in names:
-            if name.endswith(".md"):
-                if name == "toyworld.md" and study.config.toyworld is None:
-                    continue
-                if (book / name).is_file():
-                    out.append(name.removesuffix(".md"))
-            elif name in available:
-                out.append(f"generated/{name}")
-        return out
-
-    lines = ["format: jb-book", "root: generated/overview", "parts:"]
-    for caption, names in (("Findings", FINDING_PAGES), ("Methods", METHOD_PAGES), ("Reproduce", REPRODUCE_PAGES)):
-        chapters = entries(names)
-        if chapters:
-            lines.append(f"  - caption: {caption}")
-            lines.append("    chapters:")
-            lines.extend(f"      - file: {c}" for c in chapters)
-    atomic_write_text("\n".join(lines) + "\n", book / "_toc.yml")
+    for p in pages:
+        if p.executed is not None:
+            _tidy_notebook(executed / p.executed, generated / f"{p.name}.ipynb")
+    write_toc(book, pages)
     return book
 
 
@@ -273,8 +232,95 @@ def build_report(study: Study, book_dir: str | os.PathLike[str] = "book") -> dic
     return info
 
 
+def book_title(book_dir: str | os.PathLike[str]) -> str:
+    """The ``title`` of the book's ``_config.yml``."""
+    import yaml
+
+    config = yaml.safe_load((Path(book_dir) / "_config.yml").read_text(encoding="utf-8")) or {}
+    return str(config.get("title") or "Report")
+
+
+def front_matter(
+    pages: list[Page], title: str, subtitle: str = "", facts: tuple[tuple[str, str], ...] = ()
+) -> FrontMatter:
+    """Title page and contents of the PDF of ``pages`` (the registry's sections as its parts)."""
+    root = next(p for p in pages if p.section is None)
+    parts = tuple(
+        (s, tuple(p.docname for p in pages if p.section == s))
+        for s in page_registry.SECTIONS
+        if any(p.section == s for p in pages)
+    )
+    return FrontMatter(title=title, subtitle=subtitle, facts=facts, root=root.docname, parts=parts)
+
+
+def build_pdf(
+    study: Study, book_dir: str | os.PathLike[str] = "book", out: str | os.PathLike[str] | None = None
+) -> PrintedBook:
+    """Assemble ``study``'s book, build it as one HTML page and print it to PDF."""
+    book = assemble_book(study, book_dir)
+    pages = book_pages(study, book)
+    single = build_book(book, builder="singlehtml")
+    facts = (
+        ("Study", study.config.name),
+        ("Config hash", study.config.hash),
+        ("Printed", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")),
+    )
+    front = front_matter(pages, book_title(book), study.config.title or study.config.name, facts)
+    root = next(p for p in pages if p.section is None)
+    target = Path(out) if out is not None else book / "_build" / "report.pdf"
+    return print_book(single_page(single, root.docname), target, front)
+
+
+def single_page(single_dir: str | os.PathLike[str], root_doc: str) -> Path:
+    """The whole book of a ``singlehtml`` build as ``<build>/index.html``; returns that file.
+
+    Sphinx writes the single page as ``<root document>.html`` with links to ``_static`` that
+    are relative to the build folder, so a root document in a subfolder (``generated/overview``)
+    loads no stylesheet, MathJax or chart bundle from where it stands. ``index.html`` (a redirect
+    to it) is replaced by the page itself, where those links resolve.
+    """
+    single = Path(single_dir)
+    page = single / f"{root_doc}.html"
+    index = single / "index.html"
+    if page != index:
+        shutil.copyfile(page, index)
+    return index
+
+
+def publish(study: Study, book_dir: str | os.PathLike[str] = "book", out: str | os.PathLike[str] | None = None) -> Path:
+    """Write ``study``'s site, ready for any static host, to ``out`` (default ``<book>/_build/site``).
+
+    The HTML book plus the PDF (``report.pdf``, when Chromium is installed) and ``.nojekyll``
+    (GitHub Pages would otherwise drop the ``_static`` folder); also packed as ``site.tar.gz``
+    beside it.
+    """
+    import tarfile
+
+    book = Path(book_dir)
+    site = Path(out) if out is not None else book / "_build" / "site"
+    build_report(study, book)
+    html_dir = book / "_build" / "html"
+    pdf = None
+    if chromium_executable() is not None:
+        pdf = build_pdf(study, book, book / "_build" / "report.pdf").path
+    if site.exists():
+        if any(site.iterdir()) and not (site / ".nojekyll").is_file():
+            msg = f"{site} exists and is not a site this command wrote (no .nojekyll): not replacing it"
+            raise FileExistsError(msg)
+        shutil.rmtree(site)
+    shutil.copytree(html_dir, site, ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
+    if pdf is not None:
+        shutil.copy2(pdf, site / "report.pdf")
+    (site / ".nojekyll").write_text("")
+    archive = site.with_name(site.name + ".tar.gz")
+    with tarfile.open(archive.with_name(archive.name + ".tmp"), "w:gz") as tar:
+        tar.add(site, arcname=site.name)
+    archive.with_name(archive.name + ".tmp").replace(archive)
+    return site
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Build a study's report (``build CONFIG``) or print the current book to PDF (``pdf``)."""
+    """Build a study's report as a site (``build``), a PDF (``pdf``) or a site to publish (``publish``)."""
     import argparse
 
     from analysis.study import Study
@@ -284,9 +330,14 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build", help="assemble and build the book of a study whose workflow has run")
     b.add_argument("config", help="study config (YAML)")
     b.add_argument("--book", default="book", help="the Jupyter Book folder (default: book)")
-    p = sub.add_parser("pdf", help="build the book as one HTML page and print it to PDF with headless Chromium")
+    p = sub.add_parser("pdf", help="build the study's book as one HTML page and print it to PDF (headless Chromium)")
+    p.add_argument("config", help="study config (YAML)")
     p.add_argument("--book", default="book")
-    p.add_argument("--out", default="book/_build/report.pdf")
+    p.add_argument("--out", default=None, help="the PDF (default: <book>/_build/report.pdf)")
+    w = sub.add_parser("publish", help="write the site (HTML, PDF) ready for a static host, and a tarball of it")
+    w.add_argument("config", help="study config (YAML)")
+    w.add_argument("--book", default="book")
+    w.add_argument("--out", default=None, help="the site folder (default: <book>/_build/site)")
     s = sub.add_parser("screenshots", help="screenshot every page of the built book (headless Chromium)")
     s.add_argument("--book", default="book")
     s.add_argument("--out", default="book/_build/screenshots")
@@ -294,15 +345,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "build":
         info = build_report(Study.load(args.config), args.book)
         sys.stdout.write(f"Report: {info['html']}\n")
-    elif args.command == "screenshots":
+    elif args.command == "pdf":
+        printed = build_pdf(Study.load(args.config), args.book, args.out)
+        sys.stdout.write(f"PDF: {printed.path.resolve()} ({printed.pages} pages)\n")
+    elif args.command == "publish":
+        site = publish(Study.load(args.config), args.book, args.out)
+        sys.stdout.write(f"Site: {site.resolve()} (and {site.resolve()}.tar.gz)\n")
+    else:
         site = Path(args.book) / "_build" / "html"
         for page in sorted((site / "generated").glob("*.html")):
             shot = screenshot(page.resolve().as_uri(), Path(args.out) / f"{page.stem}.png", size="1280,2600")
             sys.stdout.write(f"{shot}\n")
-    else:
-        site = build_book(args.book, builder="singlehtml")
-        pdf = print_pdf(site / "index.html", args.out)
-        sys.stdout.write(f"PDF: {pdf}\n")
     return 0
 
 

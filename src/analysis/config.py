@@ -21,7 +21,7 @@ from analysis.store import stable_hash
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
 Role = Literal["base", "rl", "distill", "other"]
-GraderMode = Literal["strict", "paper", "exact"]
+GraderMode = Literal["strict", "paper", "exact", "code"]  # code: run in a sandbox (analysis.code)
 TOYWORLD_PREFIX = "toyworld:"
 
 
@@ -43,6 +43,15 @@ class ModelEntry(_Strict):
     template: str = Field(description="prompt template name (analysis.prompts)")
     chat_template: bool = False
     base: Slug | None = Field(None, description="for rl/distill models: the name of the base model they start from")
+    recipe: str | None = Field(
+        None,
+        description="what this model is, in plain words (the pages print it); models that share a recipe are "
+        "training seeds of one recipe, and their seed-to-seed spread is shown",
+    )
+    # Per-model context limits (default: sampling.max_tokens / sampling.max_model_len, and where
+    # those are unset, what the model's own config.json allows; see analysis.preflight).
+    max_model_len: Annotated[int, Field(gt=0)] | None = Field(None, description="prompt + completion tokens")
+    max_tokens: Annotated[int, Field(gt=0)] | None = Field(None, description="new tokens per sample at most")
 
     @property
     def is_toyworld(self) -> bool:
@@ -58,6 +67,10 @@ class BenchmarkEntry(_Strict):
     n: Annotated[int, Field(gt=0)] | None = Field(None, description="samples per problem (default: sampling.n)")
     seeds: list[int] | None = Field(None, description="sampling seeds (default: sampling.seeds)")
     grader: GraderMode | None = Field(None, description="default: 'exact' for toy tasks, else grading.mode")
+    models: list[Slug] | None = Field(None, description="the models that sample this benchmark (default: all)")
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        None, description="pinned SHA-256 of <source>/<name>/test.jsonl (local folders); checked before use"
+    )
 
 
 class SamplingSettings(_Strict):
@@ -122,6 +135,25 @@ class AnalysisSettings(_Strict):
         return self
 
 
+ImportFormat = Literal["paper-evaluator", "lm-eval", "lighteval", "jsonl", "counts"]
+
+
+class ImportEntry(_Strict):
+    """Generations (or per-problem counts) made elsewhere, for one model on one benchmark
+    (``analysis.importers``). A study with ``imports`` samples nothing: it analyses these."""
+
+    model: Slug = Field(description="the study model these generations belong to")
+    benchmark: str
+    format: ImportFormat
+    path: str = Field(description="a file, a folder or a glob (relative to the project root)")
+    temperature: float | None = Field(None, description="which sampling temperature (default: the first)")
+    seeds: list[int] | None = Field(None, description="paper-evaluator: the seed files that must all be present")
+    task: str | None = Field(None, description="lm-eval / lighteval: the task, where a folder holds several")
+    source_model: str | None = Field(None, description="jsonl / counts files with a 'model' column: whose rows")
+    grader: str | None = Field(None, description="counts: who graded them, for the record")
+    regrade: bool = Field(True, description="grade imported texts with the study's grading modes")
+
+
 class StudyConfig(_Strict):
     """A whole study: what to compare, on what, and how."""
 
@@ -136,6 +168,30 @@ class StudyConfig(_Strict):
     sampling: SamplingSettings
     grading: GradingSettings = GradingSettings()
     analysis: AnalysisSettings = AnalysisSettings()
+    imports: list[ImportEntry] = Field(default_factory=list, description="analyse these instead of sampling")
+
+    @model_validator(mode="after")
+    def _imports_consistent(self) -> Self:
+        models, benches = {m.name for m in self.models}, {b.name for b in self.benchmarks}
+        seen: set[tuple[str, str, float]] = set()
+        for i, e in enumerate(self.imports):
+            t = e.temperature if e.temperature is not None else self.sampling.temperatures[0]
+            if e.model not in models or e.benchmark not in benches:
+                msg = f"imports.{i}: model {e.model!r} / benchmark {e.benchmark!r} is not one of the study's"
+                raise ValueError(msg)
+            if t not in self.sampling.temperatures:
+                msg = f"imports.{i}: temperature {t:g} is not in sampling.temperatures {self.sampling.temperatures}"
+                raise ValueError(msg)
+            if (e.model, e.benchmark, t) in seen:
+                msg = f"imports.{i}: {e.model} on {e.benchmark} at T = {t:g} is imported twice"
+                raise ValueError(msg)
+            seen.add((e.model, e.benchmark, t))
+        for b in benches:
+            modes = {e.regrade for e in self.imports if e.benchmark == b and e.format != "counts"}
+            if len(modes) > 1:
+                msg = f"imports of benchmark {b!r} must agree on regrade (counts of one benchmark need one grader)"
+                raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -152,6 +208,13 @@ class StudyConfig(_Strict):
             if m.base is not None and (m.base not in by_name or by_name[m.base].role != "base"):
                 msg = f"model {m.name!r}: base {m.base!r} is not a model of role 'base' in this study"
                 raise ValueError(msg)
+            limit = self.max_model_len_for(m)
+            if limit is not None and limit <= self.max_tokens_for(m):
+                msg = (
+                    f"model {m.name!r}: max_model_len={limit} leaves no room for a prompt "
+                    f"with max_tokens={self.max_tokens_for(m)}"
+                )
+                raise ValueError(msg)
         if any(m.is_toyworld for m in self.models) and self.toyworld is None:
             msg = "models with a 'toyworld:' path need the 'toyworld' training config"
             raise ValueError(msg)
@@ -160,6 +223,10 @@ class StudyConfig(_Strict):
             msg = f"benchmark names must be unique, got {bench}"
             raise ValueError(msg)
         for b in self.benchmarks:
+            unknown = sorted(set(b.models or []) - set(names))
+            if unknown:
+                msg = f"benchmark {b.name!r}: models {unknown} are not models of this study"
+                raise ValueError(msg)
             n, seeds = self.n_for(b), self.seeds_for(b)
             if n % len(seeds):
                 msg = f"benchmark {b.name!r}: n = {n} is not divisible by the {len(seeds)} seeds {seeds}"
@@ -185,6 +252,14 @@ class StudyConfig(_Strict):
                 return b
         msg = f"no benchmark named {name!r} in study {self.name!r}"
         raise KeyError(msg)
+
+    def max_tokens_for(self, model: ModelEntry) -> int:
+        """New tokens per sample for ``model``: its own ``max_tokens`` or ``sampling.max_tokens``."""
+        return model.max_tokens or self.sampling.max_tokens
+
+    def max_model_len_for(self, model: ModelEntry) -> int | None:
+        """``model``'s own ``max_model_len`` or ``sampling.max_model_len``; ``None``: the model's config decides."""
+        return model.max_model_len or self.sampling.max_model_len
 
     def pairs(self) -> list[tuple[str, str]]:
         """(base, other) for every rl/distill/other model that names its base."""
@@ -254,6 +329,8 @@ def sampling_jobs(cfg: StudyConfig) -> list[SamplingJob]:
     jobs = []
     for m in cfg.models:
         for b in cfg.benchmarks:
+            if b.models is not None and m.name not in b.models:
+                continue
             seeds = cfg.seeds_for(b)
             per_seed = cfg.n_for(b) // len(seeds)
             for t in cfg.sampling.temperatures:

@@ -23,6 +23,8 @@ Sources (PAPER.md sections 3.3 and 6.3):
   DAPO model card's inference example (BytedTsinghua-SIA), which PAPER.md's description matches.
   Its stop strings include ``"Answer:"``, which, as in the official code, cuts the final
   ``Answer: X`` line off (PAPER.md section 6.4); pass ``stop`` explicitly to change that.
+* ``r1-distill``: DeepSeek-R1-Distill's own chat format, an alternative to ``qwen-boxed`` for
+  R1-distilled models (the paper's code gives them ``qwen-boxed``; see configs/paper-math.yaml).
 * ``plain``: the bare question, with the evaluator's always-on stop strings.
 
 Other task families (the toy world) add their own with ``register_template``.
@@ -150,6 +152,15 @@ BUILTIN_TEMPLATES: tuple[PromptTemplate, ...] = (
         source="SimpleRL-Zoo's original 'abel' template (weaker base models)",
     ),
     PromptTemplate(
+        name="r1-distill",
+        raw=f"<｜User｜>{{question}}\n{_BOXED}<｜Assistant｜><think>\n",
+        user=f"{{question}}\n{_BOXED}",
+        stop=_stops("<｜end▁of▁sentence｜>"),
+        source="DeepSeek-R1-Distill's own chat format (model card: no system prompt, the boxed instruction in the "
+        "user turn, the answer forced to open with '<think>\\n'); the tokenizer adds the BOS. Without the "
+        "qwen-boxed 'user'/'assistant' stop strings, so long reasoning that says 'user' is not cut off",
+    ),
+    PromptTemplate(
         name="plain",
         raw="{question}",
         user="{question}",
@@ -185,13 +196,29 @@ def register_template(template: PromptTemplate, *, replace: bool = False) -> Pro
     return template
 
 
+# Template families registered on first look-up ("module:function"), so that importing this
+# module imports none of them: the code benchmarks' templates (analysis.code.prompts).
+_EXTENSIONS: list[str] = ["analysis.code.prompts:register_code_templates"]
+
+
+def _load_extensions() -> None:
+    import importlib
+
+    while _EXTENSIONS:
+        module, _, func = _EXTENSIONS.pop().partition(":")
+        getattr(importlib.import_module(module), func)()
+
+
 def known_templates() -> list[str]:
     """Names ``get_template`` accepts."""
+    _load_extensions()
     return sorted(_REGISTRY)
 
 
 def get_template(name: str) -> PromptTemplate:
     """The template registered as ``name``."""
+    if name not in _REGISTRY:
+        _load_extensions()
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -35,6 +35,7 @@ from analysis.config import SamplingJob, StudyConfig, load_config, sampling_jobs
 from analysis.store import atomic_write_json, atomic_write_parquet
 
 MATH_BENCHMARKS = frozenset({"gsm8k", "math500", "minerva_math", "olympiadbench", "aime24", "amc23"})
+CODE_BENCHMARKS = frozenset({"humanevalplus", "mbppplus", "livecodebench_v5"})  # graded by analysis.code
 
 
 PROGRESS_ENV = "RLVR_PROGRESS"
@@ -75,19 +76,38 @@ class Study:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Study:
-        """Load a study config. Relative paths (the config's and those inside it) are relative to
-        the project root; when the working directory is below it (a notebook opened in
-        JupyterLab runs in ``notebooks/``), it is changed to the project root first."""
-        if not Path(path).is_absolute() and not Path(path).exists():
+        """Load a study config. A relative config path that does not exist from the working directory
+        is looked up from the project root (a notebook opened in JupyterLab runs in ``notebooks/``).
+        Relative paths inside the config are relative to the project root (:meth:`resolve`); the
+        working directory is never changed."""
+        p = Path(path)
+        if not p.is_absolute() and not p.exists():
             root = project_root()
-            if root is not None and (root / path).exists():
-                os.chdir(root)
-        return cls(load_config(path), Path(path))
+            if root is not None and (root / p).exists():
+                p = root / p
+        return cls(load_config(p), p)
+
+    @cached_property
+    def base_dir(self) -> Path:
+        """What relative paths in the config are relative to: the project holding the config file,
+        else the project around the working directory, else the working directory."""
+        return project_root(self.config_path.resolve().parent) or project_root() or Path.cwd()
+
+    def resolve(self, path: str | os.PathLike[str]) -> Path:
+        """``path`` from the config, made absolute against :attr:`base_dir`."""
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def resolve_source(self, source: str | None) -> str | None:
+        """A benchmark ``source`` with a relative folder or file resolved (``None`` and ``hub`` kept)."""
+        if source is None or source == "hub":
+            return source
+        return str(self.resolve(source))
 
     # ---- paths -------------------------------------------------------------------------
     @property
     def root(self) -> Path:
-        return Path(self.config.output_root)
+        return self.resolve(self.config.output_root)
 
     @property
     def dir(self) -> Path:
@@ -127,9 +147,73 @@ class Study:
     def results_dir(self) -> Path:
         return self.dir / "results"
 
+    # ---- imported generations (analysis.importers) --------------------------------------
+    @property
+    def is_import(self) -> bool:
+        """Whether the study analyses imported generations or counts instead of sampling."""
+        return bool(self.config.imports)
+
+    @property
+    def imports_dir(self) -> Path:
+        return self.dir / "imports"
+
+    @property
+    def import_marker(self) -> Path:
+        """Written last by the import stage: what was imported, with provenance."""
+        return self.imports_dir / "imports.json"
+
+    def imported_problems_path(self, benchmark: str) -> Path:
+        return self.imports_dir / "problems" / f"{benchmark}.parquet"
+
+    def import_generations(self, progress: bool = True) -> dict[str, Any]:
+        """The import stage: read, validate and grade every ``imports`` source (``analysis.importers.stage``)."""
+        from analysis.importers.stage import run_imports
+
+        with progress_to_terminal():
+            return run_imports(self, progress=progress)
+
+    @property
+    def has_texts(self) -> bool:
+        """Whether the study has response texts (pages that read texts need them). A sampling study
+        always does; an import study does when a source carries texts (after the import stage: as
+        imported; before: as its formats promise)."""
+        if not self.is_import:
+            return True
+        if self.import_marker.is_file():
+            return bool(json.loads(self.import_marker.read_text(encoding="utf-8"))["has_texts"])
+        from analysis.importers.stage import expects_texts
+
+        return expects_texts(self.config)
+
+    @property
+    def has_grades(self) -> bool:
+        """Whether per-sample verdicts exist (a counts-only import study has none)."""
+        if not self.is_import:
+            return True
+        if self.import_marker.is_file():
+            return bool(json.loads(self.import_marker.read_text(encoding="utf-8"))["has_grades"])
+        return self.has_texts
+
+    @property
+    def skipped_pages(self) -> dict[str, str]:
+        """Page name -> why this study cannot have it (empty for a sampling study)."""
+        if not self.is_import:
+            return {}
+        skipped = {
+            "perplexity": "the generations were imported: the study samples nothing, so no model scores "
+            "responses it drew (perplexity needs the study's own runs and local weights)"
+        }
+        if not self.has_grades:
+            skipped["grading"] = "only per-problem counts were imported: there are no response texts or per-sample "
+            "verdicts to show or re-grade"
+        return skipped
+
     # ---- the plan ----------------------------------------------------------------------
     @cached_property
     def jobs(self) -> dict[str, SamplingJob]:
+        """The sampling jobs (none in an import study: it samples nothing)."""
+        if self.is_import:
+            return {}
         return {j.key: j for j in sampling_jobs(self.config)}
 
     def index_offset(self, key: str) -> int:
@@ -156,10 +240,18 @@ class Study:
     def grading_modes(self, benchmark: str) -> list[str]:
         """The primary grading mode of ``benchmark`` first, then any comparison mode."""
         entry = self.config.benchmark(benchmark)
+        if self.is_import:
+            from analysis.importers.stage import grading_modes
+
+            recorded = grading_modes(self, benchmark)
+            if recorded is not None:
+                return recorded
         if entry.grader is not None:
             primary = entry.grader
         elif benchmark in MATH_BENCHMARKS:
             primary = self.config.grading.mode
+        elif benchmark in CODE_BENCHMARKS:
+            primary = "code"
         else:
             primary = "exact"
         modes = [primary]
@@ -178,7 +270,11 @@ class Study:
             from analysis.toyworld.train import train_all
 
             with progress_to_terminal():
-                folders = train_all(self.config.toyworld, self.toyworld_root, progress=progress)
+                # every core this process may use: checkpoints are bit-identical whatever the count
+                workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+                folders = train_all(
+                    self.resolve(self.config.toyworld), self.toyworld_root, workers=workers, progress=progress
+                )
             trained = {k: Path(v) for k, v in folders.items()}
         manifest: dict[str, dict[str, Any]] = {}
         for m in self.config.models:
@@ -189,7 +285,9 @@ class Study:
                     raise KeyError(msg)
                 manifest[m.name] = {"path": str(trained[key]), "revision": None, "role": m.role}
             else:
-                manifest[m.name] = {"path": m.path, "revision": m.revision, "role": m.role}
+                local = self.resolve(m.path)  # a relative local folder; a hub ID stays as it is
+                path = str(local) if not Path(m.path).is_absolute() and local.exists() else m.path
+                manifest[m.name] = {"path": path, "revision": m.revision, "role": m.role}
         atomic_write_json(manifest, self.models_manifest)
         return manifest
 
@@ -215,7 +313,8 @@ class Study:
             revision=resolved["revision"],
             model_name=model.name,
             benchmark=bench.name,
-            benchmark_source=bench.source,
+            benchmark_source=self.resolve_source(bench.source),
+            benchmark_sha256=bench.sha256,
             limit=bench.limit,
             template=model.template,
             chat_template=model.chat_template,
@@ -225,12 +324,21 @@ class Study:
             batch_size=s.batch_size,
             temperature=job.temperature,
             top_p=s.top_p,
-            max_tokens=s.max_tokens,
-            max_model_len=s.max_model_len,
+            max_tokens=self.config.max_tokens_for(model),
+            max_model_len=self._max_model_len(model, resolved),
             tensor_parallel_size=s.tensor_parallel_size,
             device=s.device,
             base_url=s.api_base,
         )
+
+    def _max_model_len(self, model: Any, resolved: dict[str, Any]) -> int | None:
+        """The model's own or the study's ``max_model_len``; vLLM without either: the model's trained positions."""
+        explicit = self.config.max_model_len_for(model)
+        if explicit is not None or self.config.sampling.backend != "vllm":
+            return explicit
+        from analysis.preflight import model_context, read_model_config
+
+        return model_context(read_model_config(resolved["path"], resolved["revision"])).positions
 
     def sample(self, key: str, progress: bool = True) -> Path:
         """Run (or resume, or reuse) sampling job ``key``; write its pointer; return the run folder."""
@@ -253,7 +361,13 @@ class Study:
         from analysis.benchmarks import load_benchmark
 
         bench = self.config.benchmark(benchmark)
-        return load_benchmark(bench.name, bench.source, bench.limit)
+        if self.is_import and bench.source is None:  # ids (and strata) as imported; no questions or gold
+            path = self.imported_problems_path(benchmark)
+            if not path.is_file():
+                msg = f"{path} does not exist: run the import stage first"
+                raise FileNotFoundError(msg)
+            return pl.read_parquet(path)
+        return load_benchmark(bench.name, self.resolve_source(bench.source), bench.limit, bench.sha256)
 
     # ---- stage: grading ----------------------------------------------------------------
     def grade(self, key: str, progress: bool = True) -> dict[str, Path]:
@@ -266,6 +380,9 @@ class Study:
         problems = self.problems(job.benchmark)
         out = {}
         for mode in self.grading_modes(job.benchmark):
+            if mode == "code":  # programs run in the sandbox (analysis.code), not the math pool
+                out[mode] = atomic_write_parquet(self._grade_code(key, samples, progress), self.grades_path(key, mode))
+                continue
             with progress_to_terminal():
                 grades = grade_samples(
                     samples,
@@ -279,6 +396,24 @@ class Study:
             out[mode] = atomic_write_parquet(grades, self.grades_path(key, mode))
         atomic_write_json({m: str(p) for m, p in out.items()}, self.grades_marker(key))
         return out
+
+    def _grade_code(self, key: str, samples: pl.LazyFrame | pl.DataFrame, progress: bool) -> pl.DataFrame:
+        from analysis.code.prompts import prefilled_fence
+        from analysis.code.samples import grade_code_job
+
+        job = self.job(key)
+        bench = self.config.benchmark(job.benchmark)
+        model = self.config.model(job.model)
+        with progress_to_terminal():
+            return grade_code_job(
+                samples,
+                bench.name,
+                self.resolve_source(bench.source),
+                prefilled=prefilled_fence(model.template),
+                workers=self.config.grading.workers,
+                cache_dir=self.grading_cache,
+                progress=progress,
+            )
 
     def grade_summary(self, key: str) -> pl.DataFrame:
         """One row per grading mode of job ``key``: verdict counts and shares (``summarize_grades``)."""
@@ -297,6 +432,10 @@ class Study:
         """All grades of the study (one mode; ``primary`` = each benchmark's primary mode), with
         the job's ``temperature`` and ``seed`` as extra columns and ``sample_index`` pooled over
         seeds (``index_offset``)."""
+        if self.is_import:
+            from analysis.importers.stage import imported_grades
+
+            return imported_grades(self, mode)
         frames = []
         for key, job in self.jobs.items():
             wanted = self.primary_mode(job.benchmark) if mode == "primary" else mode
@@ -319,8 +458,14 @@ class Study:
         return pl.concat(frames, how="diagonal_relaxed")
 
     def counts(self, mode: str = "primary") -> pl.DataFrame:
-        """The counts table (model x benchmark x temperature x problem: n, c), seeds pooled."""
+        """The counts table (model x benchmark x temperature x problem: n, c), seeds pooled. An import
+        study serves imported counts where only counts exist (``analysis.importers.stage``)."""
         from analysis.metrics import counts_from_grades
+
+        if self.is_import:
+            from analysis.importers.stage import imported_counts
+
+            return imported_counts(self, mode)
 
         return counts_from_grades(self.grades(mode), by=("temperature",))
 
@@ -328,6 +473,11 @@ class Study:
         """All samples of the study with the job's temperature (``columns`` to read fewer)."""
         from analysis.sampling import load_samples
 
+        if self.is_import:
+            from analysis.importers.stage import imported_samples
+
+            lf = imported_samples(self)
+            return lf.select([*columns, "temperature"]) if columns is not None else lf
         frames = []
         for key, job in self.jobs.items():
             lf = load_samples(self.run_dir(key)).with_columns(pl.col("sample_index") + self.index_offset(key))

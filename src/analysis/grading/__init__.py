@@ -1,8 +1,10 @@
 """Grading: a verdict for every sample (see ``analysis.grading.result.GradeResult``).
 
-Modes: ``strict`` (math-verify, boxed answer first), ``paper`` (the official evaluator's rules),
-``exact`` (the toy world's tasks). One response: ``grade_math`` / ``grade_response``. A samples
-table: ``grade_samples`` (process pool with a hard per-item deadline, persistent cache).
+Modes: ``strict`` (math-verify, boxed answer first), ``paper`` (the official evaluator's rules,
+per benchmark; ``analysis.grading.official``), ``exact`` (the toy world's tasks). One response:
+``grade_math`` (in a warm worker process, killed at a deadline: no call can hang) or
+``grade_response`` (in-process, no deadline). A samples table: ``grade_samples`` (process pool
+with a hard per-item deadline, persistent cache).
 Summaries: ``summarize_grades``, ``mode_disagreement``.
 
 The names that need polars (``grade_samples`` and the summaries) are imported on first use, so
@@ -14,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from analysis.grading.exact import extract_exact, grade_exact
-from analysis.grading.modes import MATH_MODES, MODES, grade_math, grade_response, grader_version
+from analysis.grading.modes import BENCHMARKS, MATH_MODES, MODES, grade_math, grade_response, grader_version
 from analysis.grading.result import GradeResult
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "BENCHMARKS",
     "MATH_MODES",
     "MODES",
     "Disagreement",

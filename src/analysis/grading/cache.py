@@ -1,8 +1,9 @@
 """A persistent cache of verdicts, so that re-running a study re-grades nothing.
 
 Key: SHA-256 of (SHA-256 of the response, the accepted gold answers, the mode, the grader
-version). A verdict is reused only when all four are equal; a new grader version (new rules or
-new library versions, see ``analysis.grading.modes.grader_version``) re-grades everything.
+version, and in ``paper`` mode the benchmark, whose rules differ). A verdict is reused only when
+all of them are equal; a new grader version (new rules or new library versions, see
+``analysis.grading.modes.grader_version``) re-grades everything.
 
 A ``timeout`` verdict also depends on the deadline it was given: it is reused only for a
 deadline no longer than the one it ran under, so raising the deadline re-tries exactly the
@@ -58,9 +59,18 @@ def gold_json(gold: Sequence[str]) -> str:
     return json.dumps(list(gold), ensure_ascii=False, separators=(",", ":"))
 
 
-def cache_key(response_hash: str, gold: str, mode: str, grader_version: str) -> str:
-    """The cache key of one verdict (``gold`` as given by ``gold_json``)."""
-    text = "\x1f".join((response_hash, gold, mode, grader_version))
+def cache_key(response_hash: str, gold: str, mode: str, grader_version: str, benchmark: str | None = None) -> str:
+    """The cache key of one verdict (``gold`` as given by ``gold_json``).
+
+    ``benchmark`` is part of the key only where the rules depend on it (``paper`` mode), so
+    keys of the other modes are unchanged.
+    """
+    parts = (
+        (response_hash, gold, mode, grader_version)
+        if benchmark is None
+        else (response_hash, gold, mode, grader_version, benchmark)
+    )
+    text = "\x1f".join(parts)
     return hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 

@@ -16,13 +16,17 @@ from importlib.metadata import version
 from analysis.grading.result import GradeResult
 
 MATH_MODES = ("strict", "paper")
+# The official names of the paper's math benchmarks (``benchmark`` of ``grade_math``).
+BENCHMARKS = ("aime24", "amc23", "gsm8k", "math500", "minerva_math", "olympiadbench")
 MODES = (*MATH_MODES, "exact")
 
 # Bump the number when the rules of a mode change.
-_RULES = {"strict": 1, "paper": 1, "exact": 1}
+# paper 2: the official pipeline reproduced (stop words, strip_string, unit words, word2number,
+# sympy's ANTLR parser first, per-benchmark rules); see analysis.grading.paper.
+_RULES = {"strict": 1, "paper": 2, "exact": 1}
 _LIBRARIES = {
     "strict": ("math-verify", "latex2sympy2_extended", "sympy"),
-    "paper": ("latex2sympy2_extended", "sympy"),
+    "paper": ("latex2sympy2_extended", "sympy", "antlr4-python3-runtime", "word2number"),
     "exact": (),
 }
 
@@ -42,19 +46,50 @@ def grader_version(mode: str) -> str:
     return "+".join(parts)
 
 
-def grade_math(response: str | None, gold: str | Sequence[str], mode: str = "strict") -> GradeResult:
+def grade_math(
+    response: str | None,
+    gold: str | Sequence[str],
+    mode: str = "paper",
+    benchmark: str | None = None,
+    deadline_s: float | None = 5.0,
+) -> GradeResult:
     """Grade a math ``response`` against ``gold`` (one answer or a list of accepted answers).
 
-    ``mode`` is ``strict`` (math-verify) or ``paper`` (the official evaluator's rules). This runs
-    in the calling process with no deadline; to grade many responses with a hard per-item
-    deadline, use ``analysis.grading.grade_samples``.
+    ``mode`` is ``paper`` (the official evaluator's rules, which the paper's numbers used) or
+    ``strict`` (math-verify). ``benchmark`` (``aime24``, ``amc23``, ``gsm8k``, ``math500``,
+    ``minerva_math``, ``olympiadbench``, or ``None`` for the generic rules) selects the
+    benchmark-dependent rules of ``paper`` mode; ``strict`` ignores it.
+
+    The call runs in a persistent worker process and is killed at ``deadline_s`` seconds, which
+    then gives a ``timeout`` verdict (counted incorrect, as the official evaluator counts its own
+    timeouts), so no call can hang. The first call of a process starts that worker (seconds);
+    later ones cost a few milliseconds more than grading in-process. ``deadline_s=None`` grades
+    in the calling process with no deadline (use it where processes cannot be started, e.g.
+    inside a daemon process). To grade many responses, use ``analysis.grading.grade_samples``.
     """
     check_mode(mode, MATH_MODES)
-    return grade_response(response, gold, mode)
+    check_benchmark(benchmark)
+    if deadline_s is None:
+        return grade_response(response, gold, mode, benchmark)
+    if response is not None and not isinstance(response, str):
+        msg = f"response must be a string or None, got {type(response).__name__}"
+        raise TypeError(msg)
+    from analysis.grading.deadline import grade_with_deadline
+
+    return grade_with_deadline(response, gold, mode, benchmark, deadline_s)
 
 
-def grade_response(response: str | None, gold: str | Sequence[str], mode: str) -> GradeResult:
-    """Grade ``response`` in any mode (``strict``, ``paper`` or ``exact``)."""
+def check_benchmark(benchmark: str | None) -> None:
+    """Raise ``ValueError`` unless ``benchmark`` is ``None`` or one of the six official names."""
+    if benchmark is not None and benchmark not in BENCHMARKS:
+        msg = f"unknown benchmark {benchmark!r}; expected None or one of {', '.join(BENCHMARKS)}"
+        raise ValueError(msg)
+
+
+def grade_response(
+    response: str | None, gold: str | Sequence[str], mode: str, benchmark: str | None = None
+) -> GradeResult:
+    """Grade ``response`` in any mode (``strict``, ``paper`` or ``exact``), in this process, with no deadline."""
     check_mode(mode)
     if response is not None and not isinstance(response, str):
         msg = f"response must be a string or None, got {type(response).__name__}"
@@ -66,7 +101,7 @@ def grade_response(response: str | None, gold: str | Sequence[str], mode: str) -
     if mode == "paper":
         from analysis.grading.paper import grade_paper
 
-        return grade_paper(response, gold)
+        return grade_paper(response, gold, benchmark)
     from analysis.grading.exact import grade_exact
 
     return grade_exact(response, gold)

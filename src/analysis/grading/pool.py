@@ -42,6 +42,9 @@ from analysis.grading.modes import check_mode
 from analysis.grading.result import GradeResult
 from analysis.grading.worker import SLOT_WIDTH, grade_chunk, init_worker
 
+# (response, accepted gold answers) or (response, accepted gold answers, benchmark)
+Item = tuple[str | None, Sequence[str]] | tuple[str | None, Sequence[str], str | None]
+
 _SLOTS = 4096  # ring of progress slots; a slot is reused only 4096 chunks later
 _MAX_UNPLACED_CRASHES = 3  # a chunk whose worker dies outside any item is retried this often
 
@@ -121,8 +124,12 @@ class GradingPool:
             self._pool.close()
         self._pool.join()
 
-    def grade(self, items: Sequence[tuple[str | None, Sequence[str]]], mode: str) -> list[GradeResult]:
-        """Verdicts for ``items`` ((response, accepted gold answers) pairs), in their order."""
+    def grade(self, items: Sequence[Item], mode: str) -> list[GradeResult]:
+        """Verdicts for ``items`` in their order.
+
+        An item is ``(response, accepted gold answers)`` or ``(response, accepted gold answers,
+        benchmark)``; the benchmark selects the benchmark-dependent rules of ``paper`` mode.
+        """
         results: list[GradeResult | None] = [None] * len(items)
         for i, result in self.grade_iter(items, mode):
             results[i] = result
@@ -132,15 +139,13 @@ class GradingPool:
             raise RuntimeError(msg)
         return [r for r in results if r is not None]
 
-    def grade_iter(
-        self, items: Sequence[tuple[str | None, Sequence[str]]], mode: str
-    ) -> Iterator[tuple[int, GradeResult]]:
-        """Yield ``(index, verdict)`` for every item as soon as it is known, in no fixed order."""
+    def grade_iter(self, items: Sequence[Item], mode: str) -> Iterator[tuple[int, GradeResult]]:
+        """Yield ``(index, verdict)`` for every item (see ``grade``) as soon as it is known, in no fixed order."""
         check_mode(mode)
         self._unplaced_crashes = {}
-        items = [(response, tuple(gold)) for response, gold in items]
+        full = [(item[0], tuple(item[1]), item[2] if len(item) > 2 else None) for item in items]
         # Items with the same gold go together: workers cache parsed gold answers.
-        order = sorted(range(len(items)), key=lambda i: items[i][1])
+        order = sorted(range(len(full)), key=lambda i: (full[i][1], full[i][2] or ""))
         queue: deque[list[int]] = deque(order[k : k + self.chunk_size] for k in range(0, len(order), self.chunk_size))
         inflight: dict[Future[Any], _Chunk] = {}
         max_inflight = 2 * self.workers  # one running and one waiting per worker
@@ -148,7 +153,7 @@ class GradingPool:
             while queue or inflight:
                 while queue and len(inflight) < max_inflight:
                     chunk = self._new_chunk(queue.popleft())
-                    payload = [items[i] for i in chunk.indices]
+                    payload = [full[i] for i in chunk.indices]
                     future = self._pool.schedule(grade_chunk, args=(chunk.chunk_id, chunk.slot, payload, mode))
                     inflight[future] = chunk
                 done, _ = wait(list(inflight), timeout=self._poll_s, return_when=FIRST_COMPLETED)

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from analysis import schemas
 from analysis.grading.cache import GradeCache, cache_key, gold_json, response_sha256
-from analysis.grading.modes import check_mode, grader_version
+from analysis.grading.modes import BENCHMARKS, check_mode, grader_version
 from analysis.grading.pool import GradingPool
 from analysis.grading.result import GradeResult
 
@@ -36,7 +36,8 @@ def grade_samples(
 
     ``samples`` is a samples table (``analysis.schemas.SAMPLES``), ``problems`` a problems table
     (``analysis.schemas.PROBLEMS``; matched on ``benchmark`` and ``problem_id``), ``mode`` one of
-    ``strict``, ``paper`` (math) or ``exact`` (the toy world's tasks).
+    ``strict``, ``paper`` (math) or ``exact`` (the toy world's tasks). In ``paper`` mode each
+    sample is graded by the rules of its ``benchmark`` (``analysis.grading.paper``).
 
     Returns a grades table (``analysis.schemas.GRADES``) in the order of ``samples``, with the
     sample's ``finish_reason`` as an extra column: truncated samples (``length``) are graded as
@@ -56,9 +57,11 @@ def grade_samples(
     n = table.height
     texts = table["text"].to_list()
     golds = [tuple(g) for g in table["gold"].to_list()]
+    # Only paper mode has benchmark-dependent rules; other benchmarks (the toy world's) get none.
+    benches = [b if mode == "paper" and b in BENCHMARKS else None for b in table["benchmark"].to_list()]
     rhash = [response_sha256(t) for t in texts]
     gjson = [gold_json(g) for g in golds]
-    keys = [cache_key(h, g, mode, version) for h, g in zip(rhash, gjson, strict=True)]
+    keys = [cache_key(h, g, mode, version, b) for h, g, b in zip(rhash, gjson, benches, strict=True)]
 
     verdicts: dict[str, GradeResult] = {}
     cache = GradeCache(cache_dir) if cache_dir is not None else None
@@ -78,7 +81,7 @@ def grade_samples(
         )
         if todo:
             _grade_missing(
-                todo, texts, golds, rhash, gjson, mode, version, verdicts, cache,
+                todo, texts, golds, benches, rhash, gjson, mode, version, verdicts, cache,
                 workers=workers, deadline_s=deadline_s, chunk_size=chunk_size,
                 memory_limit_mb=memory_limit_mb, progress=progress,
             )  # fmt: skip
@@ -130,6 +133,7 @@ def _grade_missing(
     todo: dict[str, int],
     texts: list[str | None],
     golds: list[tuple[str, ...]],
+    benches: list[str | None],
     rhash: list[str],
     gjson: list[str],
     mode: str,
@@ -144,7 +148,7 @@ def _grade_missing(
     progress: bool,
 ) -> None:
     todo_keys = list(todo)
-    items = [(texts[todo[k]], golds[todo[k]]) for k in todo_keys]
+    items = [(texts[todo[k]], golds[todo[k]], benches[todo[k]]) for k in todo_keys]
     pending: list[tuple[str, str, str, str, GradeResult]] = []
     last_flush = time.monotonic()
 

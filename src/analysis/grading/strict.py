@@ -31,7 +31,9 @@ Multi-answer problems (OlympiadBench ``is_multiple_answer``): the gold is one st
 answers separated by commas. math-verify reads a top-level comma list as a set, so ``1, 3, 5``
 matches ``5, 3, 1`` and ``\\boxed{5}, \\boxed{1}, \\boxed{3}``, and a missing or extra answer does
 not match. Tuples inside the list keep their order (``(1,2), (3,4)`` matches ``(3,4), (1,2)`` but
-not ``(2,1), (3,4)``). The ``paper`` mode compares such lists in order instead.
+not ``(2,1), (3,4)``). The ``paper`` mode follows the official evaluator instead: a list of plain
+numbers reads as one number with its commas deleted, and any other list mostly through its
+first element (sympy's LaTeX parser stops at a top-level comma).
 
 math-verify's own signal-based timeouts are switched off (``parsing_timeout=None``,
 ``timeout_seconds=None``): they fail outside a process's main thread. The deadline is enforced by

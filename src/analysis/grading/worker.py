@@ -48,10 +48,12 @@ def init_worker(progress: Any, memory_limit_bytes: int | None) -> None:
     import analysis.grading.warmup  # noqa: F401
 
 
-def grade_one(response: str | None, gold: Sequence[str], mode: str) -> tuple[bool, str | None, str]:
+def grade_one(
+    response: str | None, gold: Sequence[str], mode: str, benchmark: str | None = None
+) -> tuple[bool, str | None, str]:
     """One verdict as a plain tuple; any failure of the grader becomes an ``error`` verdict."""
     try:
-        result = grade_response(response, gold, mode)
+        result = grade_response(response, gold, mode, benchmark)
     except (Exception, TimeoutException):  # TimeoutException is a BaseException
         return (False, None, "error")
     extracted = result.extracted
@@ -61,20 +63,20 @@ def grade_one(response: str | None, gold: Sequence[str], mode: str) -> tuple[boo
 
 
 def grade_chunk(
-    chunk_id: int, slot: int, items: Sequence[tuple[str | None, Sequence[str]]], mode: str
+    chunk_id: int, slot: int, items: Sequence[tuple[str | None, Sequence[str], str | None]], mode: str
 ) -> tuple[list[tuple[bool, str | None, str]], float]:
-    """Grade ``items`` in order, reporting progress in ``slot`` of the shared array.
+    """Grade ``items`` (response, gold answers, benchmark) in order, reporting progress in ``slot``.
 
     Returns the verdicts and the CPU seconds the chunk took in this worker.
     """
     cpu = time.process_time()
     base = SLOT_WIDTH * slot
     out = []
-    for pos, (response, gold) in enumerate(items):
+    for pos, (response, gold, benchmark) in enumerate(items):
         _progress[base + 2] = time.monotonic()
         _progress[base + 1] = float(pos)
         if pos == 0:
             _progress[base] = float(chunk_id)
-        out.append(grade_one(response, gold, mode))
+        out.append(grade_one(response, gold, mode, benchmark))
     _progress[base + 2] = 0.0
     return out, time.process_time() - cpu

@@ -11,25 +11,14 @@ import os
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import numpy as np
 import polars as pl
 
 from analysis.perplexity import hf
+from analysis.perplexity.frame import scores_frame
 from analysis.perplexity.tokens import encode_pairs
 
 Backend = Literal["hf", "vllm"]
 BACKENDS: tuple[str, ...] = ("hf", "vllm")
-
-
-def scores_frame(logprob_sums: np.ndarray, counts: np.ndarray) -> pl.DataFrame:
-    """``nll_mean``, ``ppl`` (= exp(nll_mean)) and ``n_tokens`` from per-response sums and counts."""
-    return pl.DataFrame(
-        {
-            "nll_mean": -np.asarray(logprob_sums, dtype=np.float64) / np.asarray(counts, dtype=np.float64),
-            "n_tokens": np.asarray(counts, dtype=np.int32),
-        },
-        schema={"nll_mean": pl.Float64, "n_tokens": pl.Int32},
-    ).select("nll_mean", pl.col("nll_mean").exp().alias("ppl"), "n_tokens")
 
 
 def score_responses(

@@ -13,6 +13,10 @@ separate environment; ``score_in_subprocess`` runs this module's command line th
     .venv-vllm/bin/python -m analysis.perplexity.vllm --model DIR --input pairs.parquet --output scores.parquet
 
 (``pairs.parquet``: columns ``prompt``, ``response`` and optionally a Boolean ``include_eos``.)
+
+That child follows ``analysis.childproc``: it writes the scores and their completion marker
+before it shuts the engine down, and the parent judges it by them, not by its exit status (vLLM
+on CPU can abort while the process shuts down, after the work is done).
 """
 
 from __future__ import annotations
@@ -20,8 +24,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -30,7 +32,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analysis.perplexity.score import scores_frame
+from analysis import childproc
+from analysis.perplexity.frame import scores_frame
 from analysis.perplexity.tokens import encode_pairs, eos_flags
 
 #: Environment for small vLLM runs on a CPU with few cores (see TOOLING-NOTES.md section 4).
@@ -132,8 +135,10 @@ def score_in_subprocess(
 ) -> pl.DataFrame:
     """Score with vLLM in another Python environment (e.g. ``.venv-vllm/bin/python``): one engine start.
 
-    ``env`` is added to the current environment (default ``CPU_ENV``). Raises ``RuntimeError``
-    with the child's output when it fails.
+    ``env`` is added to the current environment (default ``CPU_ENV``). The child is judged by its
+    output (``analysis.childproc.run_child``): complete scores count even when it dies by a
+    signal during teardown (logged as a warning); otherwise ``childproc.ChildFailed`` (a
+    ``RuntimeError``) is raised with the child's last log lines.
     """
     prompts, responses = list(prompts), list(responses)
     flags = eos_flags(include_eos, len(responses))
@@ -151,23 +156,23 @@ def score_in_subprocess(
             cmd.append("--enforce-eager")
         if not add_special_tokens:
             cmd.append("--no-special-tokens")
-        proc = subprocess.run(
+        childproc.run_child(
             cmd,
+            output=dst,
+            expected_rows=len(responses),
             env={**os.environ, **(CPU_ENV if env is None else env)},
-            capture_output=True,
-            text=True,
             timeout=timeout,
-            check=False,
+            what="vLLM scoring",
         )
-        if proc.returncode != 0 or not dst.is_file():
-            tail = f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
-            msg = f"vLLM scoring failed (exit {proc.returncode}): {' '.join(cmd)}\n{tail}"
-            raise RuntimeError(msg)
         return pl.read_parquet(dst)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: score a parquet of (prompt, response[, include_eos]) pairs with vLLM."""
+    """Command line: score a parquet of (prompt, response[, include_eos]) pairs with vLLM.
+
+    Writes the scores and their completion marker (``analysis.childproc``), then shuts the
+    engine down; run as a script it then leaves with ``os._exit`` (see ``childproc.exit_now``).
+    """
     parser = argparse.ArgumentParser(prog="python -m analysis.perplexity.vllm", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="model folder (or hub id)")
     parser.add_argument("--input", required=True, type=Path, help="parquet with prompt, response[, include_eos]")
@@ -180,8 +185,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eos-token-id", type=int, default=None)
     args = parser.parse_args(argv)
 
-    from analysis.store import atomic_write_parquet
-
     pairs = pl.read_parquet(args.input)
     missing = {"prompt", "response"} - set(pairs.columns)
     if missing:
@@ -190,19 +193,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     llm = load_llm(
         args.model, dtype=args.dtype, max_model_len=args.max_model_len, seed=args.seed, enforce_eager=args.enforce_eager
     )
-    scores = score_responses_vllm(
-        llm,
-        None,
-        pairs["prompt"].to_list(),
-        pairs["response"].to_list(),
-        include_eos=include_eos,
-        eos_token_id=args.eos_token_id,
-        add_special_tokens=not args.no_special_tokens,
-        progress=False,
-    )
-    atomic_write_parquet(scores, args.output)
+    try:
+        scores = score_responses_vllm(
+            llm,
+            None,
+            pairs["prompt"].to_list(),
+            pairs["response"].to_list(),
+            include_eos=include_eos,
+            eos_token_id=args.eos_token_id,
+            add_special_tokens=not args.no_special_tokens,
+            progress=False,
+        )
+        childproc.write_parquet_output(scores, args.output)  # output and marker first, then teardown
+    finally:
+        childproc.shutdown_vllm(llm)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    childproc.exit_now(main())

@@ -37,6 +37,7 @@ class SamplingConfig(BaseModel):
     model_name: str | None = Field(None, description="label in the samples table; default from model")
     benchmark: str
     benchmark_source: str | None = Field(None, description="folder holding <benchmark>/test.jsonl, or 'hub'")
+    benchmark_sha256: str | None = Field(None, description="pinned SHA-256 of the local benchmark file (checked)")
     limit: int | None = Field(None, ge=1, description="keep the first `limit` problems")
     template: str
     chat_template: bool = False

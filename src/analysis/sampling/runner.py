@@ -29,7 +29,7 @@ import polars as pl
 from tqdm.auto import tqdm
 
 from analysis import prompts, schemas
-from analysis.benchmarks import load_benchmark
+from analysis.benchmarks import load_benchmark, source_record
 from analysis.sampling.backends import Backend, GenParams, Request, engine_key, open_backend
 from analysis.sampling.config import SamplingConfig
 from analysis.sampling.identity import (
@@ -44,6 +44,7 @@ from analysis.sampling.identity import (
 from analysis.sampling.plan import Chunk, group_parts, make_chunks, missing_runs
 from analysis.sampling.storage import (
     CONFIG_NAME,
+    PART_SCHEMA,
     PROMPTS_NAME,
     covered_chunks,
     is_run_dir,
@@ -90,7 +91,7 @@ def _as_config(config: SamplingConfig | dict[str, Any]) -> SamplingConfig:
 
 def _problems(config: SamplingConfig, problems: pl.DataFrame | None) -> pl.DataFrame:
     if problems is None:
-        problems = load_benchmark(config.benchmark, config.benchmark_source, config.limit)
+        problems = load_benchmark(config.benchmark, config.benchmark_source, config.limit, config.benchmark_sha256)
     else:
         schemas.check(problems, "problems")
         other = sorted(set(problems["benchmark"].unique().to_list()) - {config.benchmark})
@@ -289,6 +290,9 @@ def run_sampling(
                     "identity": spec.identity,
                     "config": cfg.model_dump(mode="json"),
                     "stop_token_ids": list(params.stop_token_ids),
+                    # the file the problems came from and its SHA-256 (not part of the hash: the
+                    # problems' digest in the identity already pins their content)
+                    "benchmark_file": source_record(cfg.benchmark, cfg.benchmark_source, cfg.benchmark_sha256),
                     "plan": {
                         "problems": spec.problems.height,
                         "samples_per_problem": cfg.samples_per_problem,
@@ -352,11 +356,13 @@ def _sample(
                     c.text,
                     c.n_tokens,
                     c.finish_reason,
+                    c.ended_by,
+                    c.stop_string,
                 )
                 for chunk, outs in zip(run, completions, strict=True)
                 for j, c in enumerate(outs)
             ]
-            write_part(run_dir, run, pl.DataFrame(rows, schema=schemas.SAMPLES, orient="row"))
+            write_part(run_dir, run, pl.DataFrame(rows, schema=PART_SCHEMA, orient="row"))
     finally:
         bar.close()
         if own:

@@ -44,6 +44,11 @@ LOCK_NAME = ".lock"
 _PART = re.compile(r"^part-(\d{7})-(\d{7})\.parquet$")
 
 
+# A part file: the samples table plus how each sample ended ("eos" | "stop_string" | "length",
+# null where the backend does not say) and which stop string ended it (analysis.finish).
+PART_SCHEMA = pl.Schema({**schemas.SAMPLES, "ended_by": pl.String, "stop_string": pl.String})
+
+
 def part_name(first: int, last: int) -> str:
     """File name of the part holding chunks ``first..last``."""
     return f"part-{first:07d}-{last:07d}.parquet"
@@ -149,7 +154,9 @@ def load_samples(
         paths.extend(p for _, _, p in list_parts(d))
     if not paths:
         return schemas.empty("samples").lazy()
-    frame = pl.scan_parquet(paths)
+    # Parts written before the ``ended_by``/``stop_string`` columns existed lack them: read as nulls.
+    schema = {**PART_SCHEMA, **pl.read_parquet_schema(paths[0])}
+    frame = pl.scan_parquet(paths, schema=schema, missing_columns="insert")
     schemas.check(frame, "samples")
     return frame
 

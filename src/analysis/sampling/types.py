@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 ProgressFn = Callable[[int, int], None]  # (samples finished, tokens generated) since the last call
@@ -19,13 +19,38 @@ class Request:
     seed: int
 
 
+ENDINGS = ("eos", "stop_string", "length")
+
+
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """One sample: text cut at the stop string (excluded), tokens generated, why it ended."""
+    """One sample: text cut at the stop string (excluded), tokens generated, why it ended.
+
+    ``ended_by`` refines ``finish_reason``: "eos" (an end-of-sequence or stop token id),
+    "stop_string" (a stop string of the template, recorded in ``stop_string``) or "length";
+    ``None`` where the backend does not say which. Neither takes part in equality, so a backend
+    that does not set them still compares equal.
+    """
 
     text: str
     n_tokens: int | None
     finish_reason: str  # "stop" (EOS, stop token or stop string) or "length" (max_tokens reached)
+    ended_by: str | None = field(default=None, compare=False)
+    stop_string: str | None = field(default=None, compare=False)
+
+
+def ending(finish_reason: str, stop_reason: object) -> tuple[str, str | None]:
+    """``(ended_by, stop_string)`` from vLLM's ``finish_reason`` and ``stop_reason``.
+
+    vLLM (offline ``CompletionOutput`` and its server's ``choices[i].stop_reason``) reports
+    ``stop_reason`` as the matched stop string (str), the stop token id (int), or ``None`` for
+    the model's EOS.
+    """
+    if finish_reason == "length":
+        return "length", None
+    if isinstance(stop_reason, str):
+        return "stop_string", stop_reason
+    return "eos", None
 
 
 @dataclass(frozen=True, slots=True)

@@ -203,12 +203,13 @@ class HFBackend:
         text = self._decode(body)
         cut = first_stop(text, params.stop) if params.stop else None
         if cut is not None:
-            return Completion(text[:cut], self._tokens_to_stop(body, params.stop), "stop")
+            hit = min(params.stop, key=lambda s: i if (i := text.find(s)) >= 0 else len(text) + 1)
+            return Completion(text[:cut], self._tokens_to_stop(body, params.stop), "stop", "stop_string", hit)
         if end is not None:
-            return Completion(text, end + 1, "stop")
-        if stopped_at is not None:
-            return Completion(text, len(body), "stop")
-        return Completion(text, len(body), "length")
+            return Completion(text, end + 1, "stop", "eos")
+        if stopped_at is not None:  # the criterion saw a stop string that decoding the whole body did not show
+            return Completion(text, len(body), "stop", "stop_string")
+        return Completion(text, len(body), "length", "length")
 
     def _tokens_to_stop(self, body: list[int], stops: Sequence[str]) -> int:
         """The fewest leading tokens of ``body`` whose text holds a stop string."""

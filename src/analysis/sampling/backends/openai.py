@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from analysis.sampling.types import Completion, GenParams, ProgressFn, Request
+from analysis.sampling.types import Completion, GenParams, ProgressFn, Request, ending
 
 if TYPE_CHECKING:
     from analysis.sampling.config import SamplingConfig
@@ -209,5 +209,7 @@ class OpenAIBackend:
                 n_tokens = int(usage["completion_tokens"])
             else:
                 n_tokens = None
-            completions.append(Completion(choice.get("text", ""), n_tokens, reason))
+            # vLLM's server tells which stop ended a sample (``stop_reason``); other servers do not.
+            ended = ending(reason, choice["stop_reason"]) if "stop_reason" in choice else (None, None)
+            completions.append(Completion(choice.get("text", ""), n_tokens, reason, *ended))
         return completions

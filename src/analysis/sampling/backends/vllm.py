@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from analysis.sampling.types import Completion, GenParams, ProgressFn, Request
+from analysis.sampling.types import Completion, GenParams, ProgressFn, Request, ending
 
 if TYPE_CHECKING:
     from analysis.sampling.config import SamplingConfig
@@ -60,7 +60,12 @@ class VLLMBackend:
         return cls(llm, engine_key)
 
     def close(self) -> None:
-        self.llm = None
+        """Stop the engine core now (in order), not from finalizers at interpreter exit."""
+        from analysis.childproc import shutdown_vllm
+
+        llm, self.llm = self.llm, None
+        if llm is not None:
+            shutdown_vllm(llm)
 
     def generate(
         self, requests: Sequence[Request], params: GenParams, progress: ProgressFn | None = None
@@ -98,7 +103,8 @@ class VLLMBackend:
                 if s.finish_reason not in ("stop", "length"):
                     msg = f"vLLM finished a sample with finish_reason={s.finish_reason!r} (seed {requests[i].seed})"
                     raise RuntimeError(msg)
-                result[i].append(Completion(s.text, len(s.token_ids), s.finish_reason))
+                ended_by, stop_string = ending(s.finish_reason, getattr(s, "stop_reason", None))
+                result[i].append(Completion(s.text, len(s.token_ids), s.finish_reason, ended_by, stop_string))
         if progress is not None:
             progress(sum(r.n for r in requests), sum(c.n_tokens or 0 for cs in result for c in cs))
         return result

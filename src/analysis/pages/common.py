@@ -1,0 +1,39 @@
+"""Helpers shared by the page modules: grouping a counts table and listing a study's pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import polars as pl
+
+from analysis.study import Study
+
+GROUP = ("benchmark", "temperature")
+
+
+def groups(counts: pl.DataFrame) -> Iterator[tuple[dict[str, Any], pl.DataFrame]]:
+    """(group key, counts of that group) per benchmark x temperature, in a stable order."""
+    for key, frame in counts.group_by(list(GROUP), maintain_order=True):
+        yield dict(zip(GROUP, key, strict=True)), frame
+
+
+def pairs_in(study: Study, frame: pl.DataFrame) -> list[tuple[str, str]]:
+    """The study's (base, other) pairs whose two models are both in ``frame``."""
+    present = set(frame["model"].unique().to_list())
+    return [(b, o) for b, o in study.config.pairs() if b in present and o in present]
+
+
+def powers_of_two(n: int) -> list[int]:
+    """1, 2, 4, … up to n, and n itself."""
+    ks, k = [], 1
+    while k <= n:
+        ks.append(k)
+        k *= 2
+    if ks[-1] != n:
+        ks.append(n)
+    return ks
+
+
+def label(key: dict[str, Any]) -> str:
+    return f"{key['benchmark']} at T = {key['temperature']:g}"

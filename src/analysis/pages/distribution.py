@@ -1,0 +1,153 @@
+"""Pages on the distribution of per-problem results: accuracy histogram, coverage, ΔSE."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import polars as pl
+
+from analysis import charts
+from analysis import metrics as M
+from analysis.pages.common import GROUP, groups, label, pairs_in
+from analysis.study import Study
+
+# Problems shown inline per (pair, set) on the coverage page; the full lists sit behind a fold.
+EXAMPLES = 3
+
+
+@dataclass
+class Histogram:
+    histogram: pl.DataFrame
+    table: pl.DataFrame
+    cover: pl.DataFrame
+    chart: alt.TopLevelMixin
+
+
+def histogram_page(study: Study) -> Histogram:
+    """The paper's per-problem accuracy histogram (12 bins) and cover@τ."""
+    counts = study.counts()
+    hist = M.accuracy_histogram(counts, by=("model", *GROUP))
+    bins = list(dict.fromkeys(hist["bin"].to_list()))
+    table = (
+        hist.pivot(on="bin", index=["benchmark", "temperature", "model"], values="count")
+        .select(["benchmark", "temperature", "model", *bins])
+        .sort(["benchmark", "temperature", "model"])
+    )
+    cover = M.cover_at_tau(counts, study.config.analysis.cover_taus, by=("model", *GROUP)).pivot(
+        on="tau", index=["benchmark", "temperature", "model"], values="cover"
+    )
+    return Histogram(hist, table, cover, charts.histogram_chart(hist, study.roles))
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Coverage:
+    splits: pl.DataFrame
+    upset: dict[str, pl.DataFrame]
+    charts: dict[str, alt.TopLevelMixin]
+    problem_lists: pl.DataFrame
+    examples: pl.DataFrame
+    by_stratum: pl.DataFrame
+
+
+def coverage_page(study: Study) -> Coverage:
+    """Who solves what at n: the four-way split per pair, an UpSet view of all models, and the
+    problem ids of every 'only one of the two' set with their per-model correct counts."""
+    counts = study.counts()
+    rows, lists, ups, views = [], [], {}, {}
+    for key, frame in groups(counts):
+        models = [m for m in study.roles if m in set(frame["model"].to_list())]
+        up = M.upset_table(frame, models, by=GROUP)
+        ups[label(key)] = up
+        views[label(key)] = charts.upset_chart(up, models, title=f"Who solves what: {label(key)}")
+        for base, other in pairs_in(study, frame):
+            s = M.coverage_split(frame, base, other, by=GROUP)
+            total = len(s.both) + len(s.only_a) + len(s.only_b) + len(s.neither)
+            rows.append(
+                {
+                    **key,
+                    "base": base,
+                    "other": other,
+                    "both": len(s.both),
+                    "base only": len(s.only_a),
+                    "other only": len(s.only_b),
+                    "neither": len(s.neither),
+                    "problems": total,
+                    "other only (%)": round(100 * len(s.only_b) / total, 2) if total else None,
+                }
+            )
+            for which, ids in (("base only", s.only_a), ("other only", s.only_b)):
+                if ids:
+                    lists.append(_problem_list(frame, key, base, other, which, ids))
+    splits = pl.DataFrame(rows) if rows else pl.DataFrame()
+    problem_lists = pl.concat(lists) if lists else pl.DataFrame()
+    examples = (
+        problem_lists.group_by(["benchmark", "temperature", "pair", "set"], maintain_order=True).head(EXAMPLES)
+        if not problem_lists.is_empty()
+        else problem_lists
+    )
+    return Coverage(splits, ups, views, problem_lists, examples, _solved_by_stratum(study, counts))
+
+
+def _problem_list(
+    frame: pl.DataFrame, key: dict[str, Any], base: str, other: str, which: str, ids: tuple[str, ...]
+) -> pl.DataFrame:
+    wide = (
+        frame.filter(pl.col("problem_id").is_in(list(ids)) & pl.col("model").is_in([base, other]))
+        .with_columns((pl.col("c").cast(pl.String) + "/" + pl.col("n").cast(pl.String)).alias("correct"))
+        .pivot(on="model", index="problem_id", values="correct")
+    )
+    return wide.select(
+        pl.lit(key["benchmark"]).alias("benchmark"),
+        pl.lit(key["temperature"]).alias("temperature"),
+        pl.lit(f"{base} vs {other}").alias("pair"),
+        pl.lit(which).alias("set"),
+        "problem_id",
+        pl.col(base).alias("base correct"),
+        pl.col(other).alias("other correct"),
+    )
+
+
+def _solved_by_stratum(study: Study, counts: pl.DataFrame) -> pl.DataFrame:
+    strata = []
+    for bench in counts["benchmark"].unique().to_list():
+        p = study.problems(bench).select("benchmark", "problem_id", "stratum")
+        if p["stratum"].null_count() < p.height:
+            strata.append(p)
+    if not strata:
+        return pl.DataFrame()
+    joined = counts.join(pl.concat(strata), on=["benchmark", "problem_id"], how="inner")
+    return (
+        joined.group_by(["benchmark", "temperature", "stratum", "model"])
+        .agg(
+            pl.len().alias("problems"),
+            (pl.col("c") > 0).mean().round(3).alias("solved at n"),
+            (pl.col("c") / pl.col("n")).mean().round(3).alias("pass@1"),
+        )
+        .sort(["benchmark", "temperature", "stratum", "model"])
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class DeltaSEPage:
+    table: pl.DataFrame
+    chart: alt.TopLevelMixin | None
+
+
+def delta_se_page(study: Study) -> DeltaSEPage:
+    """ΔSE = base pass@k_max − other pass@1, with a paired bootstrap interval, per pair and group."""
+    a = study.config.analysis
+    counts = study.counts()
+    rows = []
+    for key, frame in groups(counts):
+        n_min = int(frame["n"].min())
+        k = min(a.delta_se_k or n_min, n_min)
+        for base, other in pairs_in(study, frame):
+            d = M.delta_se(frame, base, other, k=k, by=GROUP, ci=a.ci, n_resamples=a.resamples, seed=a.seed)
+            rows.append({**key, **dataclasses.asdict(d)})
+    table = pl.DataFrame(rows) if rows else pl.DataFrame()
+    return DeltaSEPage(table, charts.delta_se_chart(table) if rows else None)

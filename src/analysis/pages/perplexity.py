@@ -1,0 +1,86 @@
+"""The perplexity page: are the trained models' responses already likely under the base?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+import polars as pl
+
+from analysis import charts
+from analysis.study import Study
+
+
+@dataclass
+class PerplexityPage:
+    scores: pl.DataFrame
+    table: pl.DataFrame
+    heatmaps: list[alt.TopLevelMixin]
+    chart: alt.TopLevelMixin
+    contrast: pl.DataFrame
+    notes: Any
+    entropy: pl.DataFrame
+
+
+def perplexity_page(study: Study) -> PerplexityPage:
+    """Distributions of PPL_base(Y_m) for every model m of a family, and PPL_m(Y_m)."""
+    from IPython.display import Markdown
+
+    scores = study.scores()
+    bases = {m: (study.config.model(m).base or m) for m in study.roles}
+    shown = scores.filter(
+        (pl.col("scorer") == pl.col("generator"))
+        | (pl.col("scorer") == pl.col("generator").replace_strict(bases, default=None))
+    )
+    table = (
+        scores.group_by(["benchmark", "scorer", "generator"])
+        .agg(
+            pl.len().alias("responses"),
+            pl.col("ppl").median().round(4).alias("median"),
+            pl.col("ppl").quantile(0.25).round(4).alias("q25"),
+            pl.col("ppl").quantile(0.75).round(4).alias("q75"),
+            pl.col("n_tokens").mean().round(1).alias("mean tokens"),
+        )
+        .sort(["benchmark", "scorer", "generator"])
+    )
+    ppl = study.config.analysis.perplexity
+    notes = Markdown(
+        f"Scored: the first {ppl.problems} problems of each benchmark, the first {ppl.responses_per_problem} "
+        "responses of each model per problem; every model of a family scores every member's responses (the table "
+        "holds the full matrix, the chart the paper's pairs). Response tokens only, conditioned on the exact "
+        "prompt string; the end-of-sequence token is not counted; log-softmax in float32."
+    )
+    entropy = pl.read_parquet(study.entropy_path) if study.entropy_path.is_file() else pl.DataFrame()
+    heatmaps, contrast = [], []
+    for base in [m.name for m in study.config.models if m.role == "base"]:
+        members = [m for m in study.roles if m == base or study.config.model(m).base == base]
+        part = table.filter(pl.col("scorer").is_in(members) & pl.col("generator").is_in(members))
+        if part.is_empty():
+            continue
+        heatmaps.append(charts.perplexity_heatmap(part, members, base=base))
+        own = part.filter((pl.col("scorer") == base) & (pl.col("generator") == base)).select(
+            "benchmark", pl.col("median").alias("PPL_base(Y_base)")
+        )
+        rows = part.filter((pl.col("scorer") == base) & (pl.col("generator") != base)).select(
+            "benchmark", "generator", pl.col("median").alias("PPL_base(Y_model)")
+        )
+        contrast.append(
+            rows.join(own, on="benchmark", how="left")
+            .with_columns(
+                pl.lit(base).alias("base"),
+                (pl.col("PPL_base(Y_model)") / pl.col("PPL_base(Y_base)")).round(4).alias("ratio"),
+            )
+            .select(
+                "benchmark",
+                "base",
+                pl.col("generator").alias("model"),
+                "PPL_base(Y_model)",
+                "PPL_base(Y_base)",
+                "ratio",
+            )
+        )
+    contrast_table = pl.concat(contrast) if contrast else pl.DataFrame()
+    return PerplexityPage(
+        scores, table, heatmaps, charts.perplexity_chart(shown, study.roles), contrast_table, notes, entropy
+    )
