@@ -87,7 +87,8 @@ def test_math_is_typeset_not_raw_tex(printed):
     result, _, _ = printed
     text = _text(result.path)
     assert result.math >= 2  # the chart page's inline and display formulas, and the methods page's
-    for raw in ("\\binom", "\\mathrm", "\\frac", "$$", "\\("):
+    # markup that only math uses in these pages (\\frac is left out: book/graders.md quotes it as code)
+    for raw in ("\\binom", "\\mathrm", "$$", "\\("):
         assert raw not in text, raw
 
 

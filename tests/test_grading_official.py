@@ -224,7 +224,10 @@ def test_grade_math_stops_a_hung_call_at_its_deadline(warm: None, mode: str) -> 
     result = grade_math(HOSTILE_TOWER, "1", mode)  # the default deadline: 5 s
     elapsed = time.monotonic() - start
     print(f"{mode}: power tower -> {result.status} after {elapsed:.2f} s")
-    assert result == GradeResult(False, None, "timeout", mode)
+    # Which limit stops it depends on the machine's load: paper mode's own CPU budget per comparison
+    # (the answer was extracted by then) or the wall-clock deadline that kills the worker (it was not).
+    assert (result.correct, result.status, result.mode) == (False, "timeout", mode)
+    assert result.extracted in (None, "9^{9^{9^{9}}}")
     assert elapsed < 5.0 + 1.0
     # the worker that was killed is replaced: the next call is fast and right
     start = time.monotonic()

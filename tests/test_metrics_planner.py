@@ -93,3 +93,18 @@ def test_crossover_budget_finds_a_real_crossover_and_not_a_fake_one():
     assert same["power"][0] <= 0.25
     with pytest.raises(ValueError, match="at least 2"):
         crossover_budget(_pilot(p_base[:1], p_rl[:1], 32, 0), "rl", "base")
+
+
+def test_a_pilot_with_every_sample_right_still_plans():
+    """Found by the toy study: a distilled model right on every pilot sample drove the fitted beta
+    shape to 0 and numpy's beta sampler refused it."""
+    import polars as pl
+
+    from analysis.metrics.planner import crossover_budget
+
+    rows = []
+    for i in range(40):
+        rows.append({"model": "base", "benchmark": "b", "problem_id": f"p{i}", "n": 32, "c": i % 33})
+        rows.append({"model": "other", "benchmark": "b", "problem_id": f"p{i}", "n": 32, "c": 32})
+    plan = crossover_budget(pl.DataFrame(rows), "other", "base", candidates=(64,), n_sims=3, n_resamples=50)
+    assert plan.height == 1

@@ -217,6 +217,11 @@ def build_report(study: Study, book_dir: str | os.PathLike[str] = "book") -> dic
 
     book = assemble_book(study, book_dir)
     site = build_book(book)
+    from analysis.downloads import SITE_FOLDER, sources
+
+    for name, path in sources(study).items():  # the full tables the pages link to
+        (site / SITE_FOLDER).mkdir(exist_ok=True)
+        shutil.copy2(path, site / SITE_FOLDER / name)
     external = external_references(site)
     if external:
         listed = "\n".join(f"  {f}: {u}" for f, u in external[:20])

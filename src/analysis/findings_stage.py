@@ -5,7 +5,8 @@ compares every (base, other) pair on every benchmark and temperature with
 :func:`analysis.findings.compare_pair` and writes ``<study>/results/findings.parquet``: one row
 per (grader, pair, benchmark, temperature), with ``primary`` true for the benchmark's primary
 grader. The overview, the pass@k page and the comparison page read this table; none of them
-reruns a bootstrap.
+reruns a bootstrap. It also writes the downloads the book offers: ``results/downloads/findings.csv``
+and ``coverage_problems.csv`` (every problem only one model of a pair solves).
 
     python -m analysis.findings_stage configs/toy.yaml
 """
@@ -19,8 +20,9 @@ from pathlib import Path
 
 import polars as pl
 
+from analysis.coverage_lists import only_one_lists
 from analysis.findings import compare_all, findings_table, rules_version
-from analysis.store import atomic_write_parquet
+from analysis.store import atomic_write_parquet, atomic_write_text
 from analysis.study import Study
 
 
@@ -57,6 +59,12 @@ def run_findings(study: Study) -> Path:
         )
         frames.append(table)
     out = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
+    downloads = study.results_dir / "downloads"
+    if not out.is_empty():
+        atomic_write_text(out.drop("rules_version").write_csv(), downloads / "findings.csv")
+    lists = only_one_lists(study.counts(), study.config.pairs())
+    if not lists.is_empty():
+        atomic_write_text(lists.write_csv(), downloads / "coverage_problems.csv")
     return atomic_write_parquet(out, findings_path(study))
 
 

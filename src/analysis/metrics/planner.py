@@ -49,6 +49,7 @@ from analysis.metrics.passk import survival_matrix
 from analysis.metrics.validate import check_counts
 
 DEFAULT_CANDIDATES = (64, 128, 256, 512, 1024)
+MIN_SHAPE = 1e-6  # smallest beta-law shape parameter of a fitted pilot prior
 
 
 def samples_to_rule_out(k: int, *, epsilon: float = 0.05, confidence: float = 0.95) -> int:
@@ -105,7 +106,10 @@ def fit_pilot_prior(n: np.ndarray, c: np.ndarray) -> PilotPrior:
     share0 = float(np.mean(c == 0))
     start = np.array([np.log((share0 + 0.05) / (1.05 - share0)), 0.0, 0.0])
     fit = minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 4000})
-    return PilotPrior(zero=float(expit(fit.x[0])), alpha=float(np.exp(fit.x[1])), beta=float(np.exp(fit.x[2])))
+    # A pilot where every sample of every problem is right (or wrong) drives alpha or beta towards 0,
+    # where exp() underflows; the floor keeps the law a proper beta.
+    alpha, beta = (max(float(np.exp(x)), MIN_SHAPE) for x in fit.x[1:3])
+    return PilotPrior(zero=float(expit(fit.x[0])), alpha=alpha, beta=beta)
 
 
 def crossover_budget(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
 
 import altair as alt
 import polars as pl
 
 from analysis import charts
 from analysis import metrics as M
+from analysis.coverage_lists import only_one_lists
 from analysis.pages.common import GROUP, groups, label, pairs_in
 from analysis.study import Study
 
@@ -57,7 +57,7 @@ def coverage_page(study: Study) -> Coverage:
     """Who solves what at n: the four-way split per pair, an UpSet view of all models, and the
     problem ids of every 'only one of the two' set with their per-model correct counts."""
     counts = study.counts()
-    rows, lists, ups, views = [], [], {}, {}
+    rows, ups, views = [], {}, {}
     for key, frame in groups(counts):
         models = [m for m in study.roles if m in set(frame["model"].to_list())]
         up = M.upset_table(frame, models, by=GROUP)
@@ -79,36 +79,14 @@ def coverage_page(study: Study) -> Coverage:
                     "other only (%)": round(100 * len(s.only_b) / total, 2) if total else None,
                 }
             )
-            for which, ids in (("base only", s.only_a), ("other only", s.only_b)):
-                if ids:
-                    lists.append(_problem_list(frame, key, base, other, which, ids))
     splits = pl.DataFrame(rows) if rows else pl.DataFrame()
-    problem_lists = pl.concat(lists) if lists else pl.DataFrame()
+    problem_lists = only_one_lists(counts, study.config.pairs())
     examples = (
         problem_lists.group_by(["benchmark", "temperature", "pair", "set"], maintain_order=True).head(EXAMPLES)
         if not problem_lists.is_empty()
         else problem_lists
     )
     return Coverage(splits, ups, views, problem_lists, examples, _solved_by_stratum(study, counts))
-
-
-def _problem_list(
-    frame: pl.DataFrame, key: dict[str, Any], base: str, other: str, which: str, ids: tuple[str, ...]
-) -> pl.DataFrame:
-    wide = (
-        frame.filter(pl.col("problem_id").is_in(list(ids)) & pl.col("model").is_in([base, other]))
-        .with_columns((pl.col("c").cast(pl.String) + "/" + pl.col("n").cast(pl.String)).alias("correct"))
-        .pivot(on="model", index="problem_id", values="correct")
-    )
-    return wide.select(
-        pl.lit(key["benchmark"]).alias("benchmark"),
-        pl.lit(key["temperature"]).alias("temperature"),
-        pl.lit(f"{base} vs {other}").alias("pair"),
-        pl.lit(which).alias("set"),
-        "problem_id",
-        pl.col(base).alias("base correct"),
-        pl.col(other).alias("other correct"),
-    )
 
 
 def _solved_by_stratum(study: Study, counts: pl.DataFrame) -> pl.DataFrame:

@@ -86,6 +86,10 @@ def overview_page(study: Study) -> Overview:
         f"**Models:**\n\n{models}\n\n**Benchmarks:** {benches}.\n\n**Sampling:** temperature {temps}, "
         f"top-p {cfg.sampling.top_p}, at most {cfg.sampling.max_tokens} new tokens, seeds {cfg.sampling.seeds}."
     )
+    skipped = study.skipped_pages
+    if skipped:
+        listed = "\n".join(f"- **{name}**: {why}." for name, why in skipped.items())
+        description = Markdown(f"{description.data}\n\n**Pages this study's book leaves out, and why:**\n\n{listed}")
     phase, caveat = _phase() if cfg.toyworld is not None else ([], None)
     text = answer_text(found, cfg.models, phase=phase, phase_caveat=caveat)
     primary = found.filter(pl.col("primary")) if not found.is_empty() else found
