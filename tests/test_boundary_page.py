@@ -84,6 +84,7 @@ class FakeStudy:
         analysis = SimpleNamespace(ci=0.95, resamples=200, seed=0)
         self.config = SimpleNamespace(analysis=analysis, pairs=lambda: [("base", "rl")])
         self.roles = {"base": "base", "rl": "rl"}
+        self.has_texts = self.has_grades = True
 
     def grades(self) -> pl.LazyFrame:
         return self._samples.drop("text").lazy()
@@ -191,3 +192,12 @@ def test_floor_and_gpass_and_plan(page):
     assert set(page.charts) >= {"band", "reasoning", "support", "floor", "gpass", "plan"}
     for chart in page.charts.values():
         chart.to_dict()
+
+
+def test_a_counts_only_study_gets_the_band_and_says_what_it_skips(samples):
+    study = FakeStudy(samples)
+    study.has_texts = study.has_grades = False
+    page = boundary_page(study, plan_sims=2)
+    assert not page.bands.is_empty()
+    assert page.support.is_empty()
+    assert page.readings["support"][0].startswith("Skipped: this study has per-problem counts only")

@@ -24,6 +24,7 @@ GRADER_TEXT = {
     "strict": "`strict`: math-verify on the boxed answer, a stricter reading than the paper's evaluator",
     "official-recorded": "`official-recorded`: the verdicts the paper's official evaluator recorded",
     "code": "`code`: the program must pass the benchmark's tests in the project's sandbox",
+    "imported-counts": "`imported-counts`: per-problem counts graded outside this project (the import states by whom)",
 }
 ROLE_TEXT = {"rl": "RL-trained", "distill": "distilled", "other": "other", "base": "base"}
 

@@ -30,6 +30,10 @@ from analysis.metrics.support import strategy_retention, support_change
 from analysis.pages.common import GROUP, groups, label, pairs_in, powers_of_two
 
 PILOT_N = 32
+NO_TEXTS = (
+    "Skipped: this study has per-problem counts only (imported), no response texts or per-sample verdicts, "
+    "which this check needs."
+)
 PLAN_RESAMPLES = 300  # per simulated study: the planner needs the band's verdict, not its third digit
 POWER = 0.8  # the planner's target: P(the band certifies the crossover)
 GPASS_K = 8
@@ -71,8 +75,12 @@ def boundary_page(
     """Every check of the page for a loaded study (``study.counts()``, ``grades()``, ``samples()``)."""
     a = study.config.analysis
     counts = study.counts()
-    solutions = solutions_table(study)
+    texts = study.has_texts and study.has_grades  # a counts-only import study has neither
+    solutions = solutions_table(study) if texts else pl.DataFrame()
     readings: dict[str, list[str]] = {s: [] for s in ("band", "reasoning", "support", "floor", "gpass", "plan")}
+    if not texts:
+        for section in ("reasoning", "support", "plan"):
+            readings[section].append(NO_TEXTS)
     out: dict[str, list[pl.DataFrame]] = {s: [] for s in ("bands", "summary", "support", "strategies", "plan")}
     for key, frame in groups(counts):
         where = label(key)
@@ -82,6 +90,8 @@ def boundary_page(
             out["bands"].append(_with_key(band.table, key, pair=pair))
             out["summary"].append(pl.DataFrame([{**key, "pair": pair, **_band_fields(band)}]))
             readings["band"].append(f"{pair} ({where}): {band.reading()}")
+            if not texts:
+                continue
             sols = solutions.filter(
                 (pl.col("benchmark") == key["benchmark"]) & (pl.col("temperature") == key["temperature"])
             )
@@ -98,15 +108,17 @@ def boundary_page(
             plan, sentence = _plan(sols, key, base, other, pilot_n, plan_candidates, plan_sims, a)
             out["plan"].append(plan.with_columns(pl.lit(pair).alias("pair")))
             readings["plan"].append(f"{pair} ({where}): {sentence}")
-    checked, crossings = _reasoning(study, solutions, a, readings["reasoning"])
+    checked, crossings = _reasoning(study, solutions, a, readings["reasoning"]) if texts else (pl.DataFrame(),) * 2
     floor, floor_problems = _floor(counts, readings["floor"])
     gpass = _gpass(study, counts, readings["gpass"])
-    unsolved = _unsolved(solutions, pilot_n, counts, readings["plan"])
+    unsolved = _unsolved(solutions, pilot_n, counts, readings["plan"]) if texts else pl.DataFrame()
     bands, support, plan = _concat(out["bands"]), _concat(out["support"]), _concat(out["plan"])
     charts: dict[str, alt.TopLevelMixin] = {}
     if not bands.is_empty():
         charts["band"] = BC.band_chart(bands)
+    if not support.is_empty():
         charts["support"] = BC.support_chart(support)
+    if not plan.is_empty():
         charts["plan"] = BC.planner_chart(plan, study.roles)
     if not checked.is_empty():
         charts["reasoning"] = BC.checked_chart(checked, study.roles)
@@ -118,7 +130,7 @@ def boundary_page(
         band_summary=_concat(out["summary"]),
         checked_curves=checked,
         checked_crossovers=crossings,
-        coverage=_coverage(solutions),
+        coverage=_coverage(solutions) if texts else pl.DataFrame(),
         support=support,
         strategies=_concat(out["strategies"]),
         floor=floor,

@@ -204,8 +204,10 @@ class Study:
             "responses it drew (perplexity needs the study's own runs and local weights)"
         }
         if not self.has_grades:
-            skipped["grading"] = "only per-problem counts were imported: there are no response texts or per-sample "
-            "verdicts to show or re-grade"
+            skipped["grading"] = (
+                "only per-problem counts were imported: there are no response texts or per-sample "
+                "verdicts to show or re-grade"
+            )
         return skipped
 
     # ---- the plan ----------------------------------------------------------------------

@@ -37,6 +37,12 @@ TOYWORLD_CAVEAT = (
 )
 
 
+def imported_graders(study: Study) -> str:
+    """Who graded a study's imported verdicts, as its ``imports`` entries state (empty if none do)."""
+    stated = {f"`{i.model}` on `{i.benchmark}`": i.grader for i in study.config.imports if getattr(i, "grader", None)}
+    return "; ".join(f"{who}: {grader}" for who, grader in stated.items())
+
+
 def findings_view(found: pl.DataFrame) -> pl.DataFrame:
     """The findings columns a reader needs, rounded."""
     if found.is_empty():
@@ -86,6 +92,9 @@ def overview_page(study: Study) -> Overview:
         f"**Models:**\n\n{models}\n\n**Benchmarks:** {benches}.\n\n**Sampling:** temperature {temps}, "
         f"top-p {cfg.sampling.top_p}, at most {cfg.sampling.max_tokens} new tokens, seeds {cfg.sampling.seeds}."
     )
+    graded_elsewhere = imported_graders(study)
+    if graded_elsewhere:
+        description = Markdown(f"{description.data}\n\n**Imported verdicts, graded by:** {graded_elsewhere}.")
     skipped = study.skipped_pages
     if skipped:
         listed = "\n".join(f"- **{name}**: {why}." for name, why in skipped.items())
@@ -123,8 +132,14 @@ def comparison_page(study: Study) -> Comparison:
     shown = (
         found.filter(pl.col("grader") == grader) if grader else found.filter(pl.col("primary")) if graders else found
     )
+    elsewhere = imported_graders(study)
     if grader:
         which = f"Graded with {GRADER_TEXT[grader]}, the same rules as the published numbers."
+    elif elsewhere:
+        which = (
+            f"This study's counts were graded outside this project, by: {elsewhere}. Where that is the paper's "
+            "official evaluator, its numbers and the published ones come from the same rules."
+        )
     else:
         used = ", ".join(f"`{g}`" for g in sorted(graders)) or "none"
         which = (
