@@ -263,10 +263,12 @@ def _floor(counts: pl.DataFrame, readings: list[str]) -> tuple[pl.DataFrame, pl.
             )
             last = table.row(-1, named=True)
             readings.append(
-                f"{model} ({label(key)}): at k = {k_max} a guesser who knows the sum's size reaches "
-                f"{last['floor']:.0%}; {model} reaches {last['pass_at_k']:.0%}, "
-                f"{last['pass_above_floor']:.0%} of the headroom above guessing; "
-                f"{int(flags.sum())} of its {int((c > 0).sum())} solved problems are no better than guessing."
+                f"{model} ({label(key)}): a guesser who knows the sum's size hits a given problem within "
+                f"k = {k_max} samples with probability {last['floor']:.0%}; {model}'s pass@{k_max} is "
+                f"{last['pass_at_k']:.0%}. Per problem, its success above that floor covers "
+                f"{last['pass_above_floor']:.0%} of the headroom to certainty on average (a problem never solved "
+                f"counts 0, one solved in most samples about 1); {int(flags.sum())} of its {int((c > 0).sum())} "
+                "solved problems are no better than guessing."
             )
     return _concat(frames), _concat(flagged)
 
