@@ -96,6 +96,11 @@ def build_book(
         msg = f"no table of contents at {toc_file}: assemble the book first (python -m analysis.book build CONFIG)"
         raise FileNotFoundError(msg)
     write_vega_bundle(book)
+    # Pages of an earlier build (another study's, or a page this study no longer has) must not
+    # linger in the site: drop the previous output of this builder first.
+    out = book / "_build" / builder
+    if out.exists():
+        shutil.rmtree(out)
     cmd = [jupyter_book_executable(), "build", str(book), "--builder", builder, "--toc", str(toc_file.resolve())]
     cmd += ["--warningiserror", "--keep-going", "--all"]
     if quiet:
