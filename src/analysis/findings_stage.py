@@ -43,6 +43,7 @@ def run_findings(study: Study) -> Path:
     a = study.config.analysis
     roles = study.roles
     recipes = {m.name: m.recipe for m in study.config.models}
+    primary = {b.name: study.primary_mode(b.name) for b in study.config.benchmarks}
     frames = []
     for mode in grader_modes(study):
         counts = study.counts(mode)
@@ -50,7 +51,6 @@ def run_findings(study: Study) -> Path:
         table = findings_table(found, grader=mode)
         if table.is_empty():
             continue
-        primary = {b.name: study.primary_mode(b.name) for b in study.config.benchmarks}
         table = table.with_columns(
             (pl.col("benchmark").replace_strict(primary, default=None) == mode).alias("primary"),
             pl.col("other").replace_strict(roles, default=None).alias("role"),

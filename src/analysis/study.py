@@ -505,9 +505,6 @@ class Study:
             )
         return pl.concat(frames)
 
-    def write_result(self, df: pl.DataFrame, name: str) -> Path:
-        return atomic_write_parquet(df, self.results_dir / f"{name}.parquet")
-
     # ---- stage: perplexity -------------------------------------------------------------
     def perplexity_responses(self) -> pl.DataFrame:
         """The responses the perplexity analysis scores: for each benchmark, the first

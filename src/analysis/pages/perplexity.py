@@ -54,7 +54,7 @@ def perplexity_page(study: Study) -> PerplexityPage:
     entropy = pl.read_parquet(study.entropy_path) if study.entropy_path.is_file() else pl.DataFrame()
     heatmaps, contrast = [], []
     for base in [m.name for m in study.config.models if m.role == "base"]:
-        members = [m for m in study.roles if m == base or study.config.model(m).base == base]
+        members = [m for m in study.roles if bases[m] == base]  # the base and the models trained from it
         part = table.filter(pl.col("scorer").is_in(members) & pl.col("generator").is_in(members))
         if part.is_empty():
             continue
