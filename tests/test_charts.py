@@ -241,9 +241,9 @@ def test_model_legends_use_the_page_words_and_the_role_colours(specs):
     """Checklists 2 and 3: a model channel is titled "model" (or says whose models it means), and
     model colours come from model_color_scale (base blue, RL orange, distilled green)."""
     expected = charts.model_color_scale(ROLES).to_dict()
-    assert expected["range"][0] in charts._ROLE_SHADES["base"]
-    assert set(expected["range"][1:3]) <= set(charts._ROLE_SHADES["rl"])
-    assert expected["range"][3] in charts._ROLE_SHADES["distill"]
+    assert expected["range"][0] in charts.ROLE_SHADES["base"]
+    assert set(expected["range"][1:3]) <= set(charts.ROLE_SHADES["rl"])
+    assert expected["range"][3] in charts.ROLE_SHADES["distill"]
     for name, spec in specs.items():
         for layers, _ in _views(spec):
             for enc in layers:
@@ -270,7 +270,7 @@ def test_pair_charts_colour_each_pair_like_its_other_model(specs, name):
     by_model = dict(zip(colors["domain"], colors["range"], strict=True))
     assert _color_scale(specs[name])["range"] == [by_model[m] for m in MODELS[1:]]
     # Without roles, no pair may take a role's hue (a reader would read blue as "base").
-    role_hues = {c for shades in charts._ROLE_SHADES.values() for c in shades} | set(charts.ROLE_COLORS.values())
+    role_hues = {c for shades in charts.ROLE_SHADES.values() for c in shades} | set(charts.ROLE_COLORS.values())
     assert not set(_color_scale(specs[f"{name} (no roles)"])["range"]) & role_hues
 
 

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from analysis import metrics as M
+from analysis import stages
 from analysis.config import ConfigError, parse_config
 from analysis.importers import ImportFormatError
 from analysis.store import file_sha256
@@ -66,7 +67,7 @@ def test_public_counts_study_reproduces_the_published_numbers(tmp_path, at_repo)
     assert study.jobs == {}
     assert not study.has_texts
     assert set(study.skipped_pages) == {"perplexity", "grading"}
-    study.import_generations(progress=False)
+    stages.import_generations(study, progress=False)
     assert not study.has_grades
     counts = study.counts()
     assert counts.height == 1000
@@ -113,7 +114,7 @@ def test_public_table_equals_its_source_and_provenance(reference_dir):
 
 def test_example_study_imports_every_text_format_and_regrades(tmp_path, at_repo):
     study = study_copy(tmp_path, "configs/import-example.yaml")
-    manifest = study.import_generations(progress=False)
+    manifest = stages.import_generations(study, progress=False)
     graders = {s["model"]: s["graders"] for s in manifest["sources"]}
     assert graders == {
         "qwen2.5-7b": ["official-recorded", "strict", "paper"],
@@ -148,7 +149,7 @@ def test_stage_refuses_problem_ids_the_benchmark_lacks(tmp_path, at_repo):
     imports = [{"model": "qwen2.5-7b", "benchmark": "math500", "format": "jsonl", "path": str(bad)}]
     study = study_copy(tmp_path, "configs/import-example.yaml", imports=imports)
     with pytest.raises(ImportFormatError, match=r"not problems of the benchmark \(e\.g\. \['math500/99'\]"):
-        study.import_generations(progress=False)
+        stages.import_generations(study, progress=False)
 
 
 @pytest.mark.parametrize(

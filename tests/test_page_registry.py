@@ -56,7 +56,7 @@ def test_conditions_decide_which_pages_a_study_has(config):
     assert ("toyworld-methods" in names) == (cfg.toyworld is not None)
     workflow = reg.workflow_pages(cfg)
     assert set(workflow) == {p.name for p in reg.study_pages(cfg) if p.kind == "page"}
-    assert "models" not in workflow  # the models stage's own rule writes that notebook
+    assert "models" in workflow  # a page like the others: it reads what the models stage wrote
     assert "methods" not in workflow
 
 
@@ -100,7 +100,9 @@ def test_workflow_inputs_of_each_page(tmp_path):
     repro = set(reg.workflow_inputs(study, "reproducibility"))
     executed = study.dir / "notebooks"
     others = {executed / "pages" / f"{n}.ipynb" for n in reg.workflow_pages(study.config) if n != "reproducibility"}
-    assert repro == grades | {executed / "models.ipynb"} | others
+    assert repro == grades | others
+    assert executed / "pages" / "models.ipynb" in others  # the models page reads; the models stage writes
+    assert set(reg.workflow_inputs(study, "models")) == {study.models_manifest}
 
 
 def test_the_snakefile_takes_its_pages_from_the_registry():

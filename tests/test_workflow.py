@@ -43,7 +43,7 @@ def test_paper_math_dag_lists_the_expected_jobs():
     assert stats["models"] == 1
     assert stats["perplexity_scores"] == 1
     assert stats["findings"] == 1  # every verdict decided once, by the findings stage
-    assert stats["page"] == 10  # the pages of analysis.page_registry for this config (boundary included)
+    assert stats["page"] == 11  # the pages of analysis.page_registry for this config (boundary, models included)
     assert stats["book"] == 1
 
 
@@ -74,19 +74,19 @@ def test_reduced_toy_study_survives_a_kill_and_builds_a_book_that_draws_offline(
     args = [*SNAKEMAKE, "--cores", "2", "--rerun-incomplete", "--config", f"study={config}", f"book={book_dir}"]
 
     # First attempt: kill the whole process tree (SIGKILL) once some sampling jobs have finished
-    # (their grading job has started, so Snakemake counted them done).
+    # (two grading jobs have written their markers, so their sampling jobs were done).
     log = tmp_path / "first-attempt.log"
     with log.open("w") as sink:
         proc = subprocess.Popen(args, cwd=REPO, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 900
-    while len(list((study_dir / "notebooks" / "grade").glob("*.ipynb"))) < 2:
+    while len(list((study_dir / "grades").glob("*.json"))) < 2:
         if proc.poll() is not None:
             pytest.fail("the workflow ended before it could be interrupted:\n" + log.read_text()[-4000:])
         assert time.monotonic() < deadline, "no sampling job finished in time"
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    graded = [p.stem for p in (study_dir / "notebooks" / "grade").glob("*.ipynb")]
+    graded = [p.stem for p in (study_dir / "grades").glob("*.json")]
     finished_before = {job: (study_dir / "samples" / f"{job}.json").stat().st_mtime_ns for job in graded}
 
     # Second attempt, on a machine whose first kernel start hangs past the start timeout (a busy

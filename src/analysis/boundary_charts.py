@@ -10,12 +10,12 @@ import polars as pl
 from analysis.charts import (
     DIFF_TITLE,
     PASSK_TITLE,
-    _facet_args,
-    _thin_ks,
+    facet_args,
     k_axis,
     model_color_scale,
     model_shape,
     pair_scale,
+    thin_ks,
 )
 
 # What the band certifies: the other model's side in the RL colour, the base's in the base colour.
@@ -29,7 +29,7 @@ def band_chart(
 ) -> alt.TopLevelMixin:
     """pass@k(other) − pass@k(base) with its simultaneous band, one panel per pair; points coloured
     and shaped by what the band certifies at that k."""
-    data = _thin_ks(bands, [c for c in ("pair", "benchmark", "temperature") if c in bands.columns])
+    data = thin_ks(bands, [c for c in ("pair", "benchmark", "temperature") if c in bands.columns])
     base = alt.Chart(data).encode(x=k_axis())
     area = base.mark_area(opacity=0.2, color="#888888").encode(y=alt.Y("lo:Q", title=DIFF_TITLE), y2="hi:Q")
     line = base.mark_line(color="#444444").encode(y="diff:Q")
@@ -42,7 +42,7 @@ def band_chart(
     )
     zero = alt.Chart(data).mark_rule(strokeDash=[4, 4], color="#666666").encode(y=alt.datum(0))
     chart = alt.layer(area, line, points, zero).properties(width=width, height=height)
-    facets = _facet_args(data, "pair", None)
+    facets = facet_args(data, "pair", None)
     if facets:
         chart = chart.facet(**facets).resolve_scale(y="independent")
     return chart.properties(title=title or "pass@k difference with its simultaneous band (other − base)")
@@ -53,7 +53,7 @@ def checked_chart(
 ) -> alt.TopLevelMixin:
     """pass@k counting any right answer (solid) and only right answers with valid reasoning (dashed);
     models told apart by colour and point shape."""
-    data = _thin_ks(curves, [c for c in ("model", "check", "benchmark", "temperature") if c in curves.columns])
+    data = thin_ks(curves, [c for c in ("model", "check", "benchmark", "temperature") if c in curves.columns])
     base = alt.Chart(data).encode(
         x=k_axis(),
         y=alt.Y("pass_at_k:Q", title=PASSK_TITLE),
@@ -71,7 +71,7 @@ def floor_chart(
     table: pl.DataFrame, roles: dict[str, str], *, width: int = 360, height: int = 240
 ) -> alt.TopLevelMixin:
     """pass@k of each model (colour and point shape) against the guessing floor (grey, dotted)."""
-    data = _thin_ks(table, [c for c in ("model", "benchmark") if c in table.columns])
+    data = thin_ks(table, [c for c in ("model", "benchmark") if c in table.columns])
     base = alt.Chart(data).encode(x=k_axis())
     color = alt.Color("model:N", scale=model_color_scale(roles), title="model")
     y = alt.Y("pass_at_k:Q", title=PASSK_TITLE)
@@ -142,7 +142,7 @@ def support_chart(table: pl.DataFrame, *, width: int = 300, height: int = 160) -
         .encode(y=y, x="middle:Q", text="support:N")
     )
     chart = alt.layer(bars, text, data=long).properties(width=width, height=height)
-    facets = _facet_args(long, "pair", None)
+    facets = facet_args(long, "pair", None)
     if facets:
         chart = chart.facet(**facets)
     return chart.properties(title="Empirical support: kept, lost and new correct solutions")

@@ -17,6 +17,7 @@ from typing import Annotated, Literal, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from analysis.sampling.config import SamplingParams
 from analysis.store import stable_hash
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=80)]
@@ -73,20 +74,14 @@ class BenchmarkEntry(_Strict):
     )
 
 
-class SamplingSettings(_Strict):
-    """How completions are drawn. n per problem is split evenly over the seeds."""
+class SamplingSettings(SamplingParams):
+    """How completions are drawn. n per problem is split evenly over the seeds. The knobs shared
+    with each run (top_p, chunk_size, batch_size, ...) and their defaults are ``SamplingParams``'."""
 
-    backend: Literal["hf", "vllm", "openai"] = "hf"
     n: Annotated[int, Field(gt=0, le=1_000_000)]
     seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
     temperatures: list[Annotated[float, Field(ge=0.0, le=5.0)]] = Field(default_factory=lambda: [0.6], min_length=1)
-    top_p: Annotated[float, Field(gt=0.0, le=1.0)] = 1.0
     max_tokens: Annotated[int, Field(gt=0)]
-    max_model_len: Annotated[int, Field(gt=0)] | None = None
-    chunk_size: Annotated[int, Field(gt=0)] = 64
-    batch_size: Annotated[int, Field(gt=0)] | None = Field(None, description="sequences per generate call (hf)")
-    tensor_parallel_size: Annotated[int, Field(gt=0)] = 1
-    device: str = "auto"
     api_base: str | None = Field(None, description="openai backend: base URL of the completions endpoint")
 
     @field_validator("seeds")

@@ -33,15 +33,14 @@ class Page:
     """One page of the report.
 
     ``kind`` is ``"page"`` for a notebook the workflow's ``page`` rule executes into
-    ``<study>/notebooks/pages/<name>.ipynb``, ``"stage"`` for the executed notebook of another
-    workflow stage (the models stage writes ``<study>/notebooks/models.ipynb``), and
+    ``<study>/notebooks/pages/<name>.ipynb`` (it only reads what the stages wrote), and
     ``"markdown"`` for a static file ``book/<name>.md``.
     """
 
     name: str
     title: str
     section: str | None  # None: the root page
-    kind: Literal["page", "stage", "markdown"]
+    kind: Literal["page", "markdown"]
     inputs: tuple[str, ...] = ()
     requires: tuple[str, ...] = ()
     file: str | None = None  # markdown pages: the file in book/ (default: <name>.md)
@@ -63,7 +62,7 @@ class Page:
         """Where the executed notebook lands, relative to ``<study>/notebooks``."""
         if self.kind == "markdown":
             return None
-        return f"pages/{self.name}.ipynb" if self.kind == "page" else f"{self.name}.ipynb"
+        return f"pages/{self.name}.ipynb"
 
     @property
     def docname(self) -> str:
@@ -94,7 +93,7 @@ PAGES: tuple[Page, ...] = (
     ),
     Page("methods", "Methods", "Methods", "markdown"),
     Page("graders", "Graders", "Methods", "markdown"),
-    Page("models", "Models", "Methods", "stage"),
+    Page("models", "Models", "Methods", "page", ("models",)),
     Page("grading", "Grading", "Methods", "page", ("grades",)),
     Page("toyworld-methods", "The toy world: methods", "Toy world", "markdown", (), ("toyworld",), "toyworld.md"),
     Page("toyworld", "Toy world results", "Toy world", "page", ("grades", "findings"), ("toyworld",)),
@@ -142,8 +141,7 @@ def workflow_inputs(study: Study, name: str) -> list[Path]:
     ``grades``: every sampling job's grades marker; ``findings``: the findings stage's table;
     ``scores``: the perplexity scores (when the
     study scores perplexity); ``models``: the models manifest; ``pages``: the executed notebooks
-    of every other page and of the models stage (the reproducibility page reports their wall
-    times).
+    of every other page (the reproducibility page reports their wall times).
     """
     p = page(name)
     notebooks = study.dir / "notebooks"
@@ -159,7 +157,6 @@ def workflow_inputs(study: Study, name: str) -> list[Path]:
         elif need == "models":
             needs.append(study.models_manifest)
         elif need == "pages":
-            needs.append(notebooks / "models.ipynb")
             needs += [notebooks / "pages" / f"{o}.ipynb" for o in workflow_pages(study.config) if o != name]
         else:
             msg = f"page {name!r} needs unknown input {need!r} (known: {', '.join(INPUTS)})"

@@ -77,6 +77,11 @@ def atomic_write_parquet(df: pl.DataFrame, path: str | os.PathLike[str]) -> Path
     return _atomic_write(Path(path), lambda tmp: df.write_parquet(tmp))
 
 
+def atomic_write_bytes(data: bytes, path: str | os.PathLike[str]) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return _atomic_write(Path(path), lambda tmp: tmp.write_bytes(data))
+
+
 def atomic_write_text(text: str, path: str | os.PathLike[str]) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     return _atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -18,6 +18,17 @@ def groups(counts: pl.DataFrame) -> Iterator[tuple[dict[str, Any], pl.DataFrame]
         yield dict(zip(GROUP, key, strict=True)), frame
 
 
+def shown_models(study: Study, counts: pl.DataFrame, models: list[str] | None) -> pl.DataFrame:
+    """``counts`` restricted to ``models`` (None: every model); an unknown name is an error."""
+    if models is None:
+        return counts
+    unknown = [m for m in models if m not in study.roles]
+    if unknown:
+        msg = f"no model {unknown} in study {study.config.name!r} (models: {', '.join(study.roles)})"
+        raise ValueError(msg)
+    return counts.filter(pl.col("model").is_in(models))
+
+
 def pairs_in(study: Study, frame: pl.DataFrame) -> list[tuple[str, str]]:
     """The study's (base, other) pairs whose two models are both in ``frame``."""
     present = set(frame["model"].unique().to_list())

@@ -11,7 +11,7 @@ import polars as pl
 from analysis import charts
 from analysis import metrics as M
 from analysis.coverage_lists import only_one_lists
-from analysis.pages.common import GROUP, groups, label, pairs_in
+from analysis.pages.common import GROUP, groups, label, pairs_in, shown_models
 from analysis.study import Study
 
 # Problems shown inline per (pair, set) on the coverage page; the full lists sit behind a fold.
@@ -26,9 +26,9 @@ class Histogram:
     chart: alt.TopLevelMixin
 
 
-def histogram_page(study: Study) -> Histogram:
-    """The paper's per-problem accuracy histogram (12 bins) and cover@τ."""
-    counts = study.counts()
+def histogram_page(study: Study, *, models: list[str] | None = None) -> Histogram:
+    """The paper's per-problem accuracy histogram (12 bins) and cover@τ, for ``models`` (None: all)."""
+    counts = shown_models(study, study.counts(), models)
     hist = M.accuracy_histogram(counts, by=("model", *GROUP))
     bins = list(dict.fromkeys(hist["bin"].to_list()))
     table = (
@@ -53,10 +53,11 @@ class Coverage:
     by_stratum: pl.DataFrame
 
 
-def coverage_page(study: Study) -> Coverage:
-    """Who solves what at n: the four-way split per pair, an UpSet view of all models, and the
-    problem ids of every 'only one of the two' set with their per-model correct counts."""
-    counts = study.counts()
+def coverage_page(study: Study, *, models: list[str] | None = None) -> Coverage:
+    """Who solves what at n: the four-way split per pair, an UpSet view of the models (``models``;
+    None: all), and the problem ids of every 'only one of the two' set with their per-model
+    correct counts."""
+    counts = shown_models(study, study.counts(), models)
     rows, ups, views = [], {}, {}
     for key, frame in groups(counts):
         models = [m for m in study.roles if m in set(frame["model"].to_list())]
@@ -80,7 +81,7 @@ def coverage_page(study: Study) -> Coverage:
                 }
             )
     splits = pl.DataFrame(rows) if rows else pl.DataFrame()
-    problem_lists = only_one_lists(counts, study.config.pairs())
+    problem_lists = only_one_lists(counts, [p for p in study.config.pairs() if models is None or set(p) <= set(models)])
     examples = (
         problem_lists.group_by(["benchmark", "temperature", "pair", "set"], maintain_order=True).head(EXAMPLES)
         if not problem_lists.is_empty()
@@ -116,16 +117,21 @@ class DeltaSEPage:
     chart: alt.TopLevelMixin | None
 
 
-def delta_se_page(study: Study) -> DeltaSEPage:
-    """ΔSE = base pass@k_max − other pass@1, with a paired bootstrap interval, per pair and group."""
+def delta_se_page(
+    study: Study, *, ci: float | None = None, k: int | None = None, models: list[str] | None = None
+) -> DeltaSEPage:
+    """ΔSE = base pass@k − other pass@1, with a paired bootstrap interval at level ``ci`` (None:
+    the study's ``analysis.ci``), per pair and group. ``k`` (None: the study's ``delta_se_k``, else
+    n) is capped at each group's n; ``models`` limits the pairs shown (None: all)."""
     a = study.config.analysis
-    counts = study.counts()
+    level = a.ci if ci is None else ci
+    counts = shown_models(study, study.counts(), models)
     rows = []
     for key, frame in groups(counts):
         n_min = int(frame["n"].min())
-        k = min(a.delta_se_k or n_min, n_min)
+        k_used = min(k or a.delta_se_k or n_min, n_min)
         for base, other in pairs_in(study, frame):
-            d = M.delta_se(frame, base, other, k=k, by=GROUP, ci=a.ci, n_resamples=a.resamples, seed=a.seed)
+            d = M.delta_se(frame, base, other, k=k_used, by=GROUP, ci=level, n_resamples=a.resamples, seed=a.seed)
             rows.append({**key, **dataclasses.asdict(d)})
     table = pl.DataFrame(rows) if rows else pl.DataFrame()
     return DeltaSEPage(table, charts.delta_se_chart(table) if rows else None)

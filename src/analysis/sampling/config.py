@@ -24,10 +24,32 @@ DType = Literal["auto", "float32", "bfloat16", "float16"]
 DEFAULT_BATCH_SIZE: dict[str, int] = {"hf": 128, "vllm": 2048, "openai": 512}
 
 
-class SamplingConfig(BaseModel):
-    """What to sample, from which model, how; see the module docstring for the sample count."""
+class SamplingParams(BaseModel):
+    """The sampling knobs a study config and a run config share, with their one set of defaults
+    (the paper's top-p; chunks small enough for vLLM). A study's ``sampling`` section
+    (``analysis.config.SamplingSettings``) and every run it makes (``SamplingConfig``) extend it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: BackendName = "hf"
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    chunk_size: int = Field(32, ge=1, description="samples per request (vLLM request n)")
+    batch_size: int | None = Field(None, ge=1, description="sequences per generate call / written part")
+    max_model_len: int | None = Field(None, ge=1, description="prompt + completion tokens (required for vllm)")
+    tensor_parallel_size: int = Field(1, ge=1)
+    device: str = Field("auto", description="hf: 'auto', 'cpu', 'cuda' or 'cuda:N'")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value not in {"auto", "cpu", "cuda"} and not (value.startswith("cuda:") and value[5:].isdigit()):
+            msg = f"device {value!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
+            raise ValueError(msg)
+        return value
+
+
+class SamplingConfig(SamplingParams):
+    """What to sample, from which model, how; see the module docstring for the sample count."""
 
     backend: BackendName
     model: str = Field(description="local model folder, hub ID, or (openai) the served model name")
@@ -43,17 +65,11 @@ class SamplingConfig(BaseModel):
     chat_template: bool = False
     n: int = Field(ge=1, description="samples per problem for each seed")
     seeds: tuple[int, ...] = (0,)
-    chunk_size: int = Field(32, ge=1, description="samples per request (vLLM request n)")
     temperature: float = Field(0.6, ge=0.0)
-    top_p: float = Field(0.95, gt=0.0, le=1.0)
     max_tokens: int = Field(16384, ge=1, description="new tokens per sample at most")
-    max_model_len: int | None = Field(None, ge=1, description="prompt + completion tokens (required for vllm)")
     stop: tuple[str, ...] | None = Field(None, description="stop strings; default: the template's")
     stop_token_ids: tuple[int, ...] = ()
     dtype: DType = "auto"
-    device: str = Field("auto", description="hf: 'auto', 'cpu', 'cuda' or 'cuda:N'")
-    tensor_parallel_size: int = Field(1, ge=1)
-    batch_size: int | None = Field(None, ge=1, description="sequences per generate call / written part")
     num_threads: int | None = Field(None, ge=1, description="hf on CPU: torch threads (default 1)")
     # vllm engine
     gpu_memory_utilization: float = Field(0.9, gt=0.0, le=1.0)
@@ -94,14 +110,6 @@ class SamplingConfig(BaseModel):
     def _stop(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
         if value is not None and any(not s for s in value):
             msg = "empty stop string"
-            raise ValueError(msg)
-        return value
-
-    @field_validator("device")
-    @classmethod
-    def _device(cls, value: str) -> str:
-        if value not in {"auto", "cpu", "cuda"} and not (value.startswith("cuda:") and value[5:].isdigit()):
-            msg = f"device {value!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
             raise ValueError(msg)
         return value
 

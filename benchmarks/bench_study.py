@@ -1,0 +1,100 @@
+"""`make study` from a fresh clone: wall time and where it goes, before and after a change.
+
+For each git ref given, clones this repository at that ref into a temporary folder, runs
+`make study` there (a fresh virtual environment included, as a new user would), and reads the
+timing files the workflow writes (`<study>/benchmarks/*.tsv`, Snakemake's per-job wall seconds).
+Prints, per ref, the whole wall time, the install, and the seconds per stage (summed over that
+stage's jobs: process seconds, which overlap when jobs run in parallel), with each figure's ratio
+to the first ref's (the baseline, measured in the same run). The load average before and after is
+printed too: other processes on the machine slow every stage.
+
+    .venv/bin/python benchmarks/bench_study.py --refs <before-commit> HEAD
+    .venv/bin/python benchmarks/bench_study.py --study-dir /path/to/clone/data/runs/studies/toy  # report only
+
+Each clone takes the full study's time (about 15 minutes on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+
+def stage_seconds(study_dir: Path) -> dict[str, float]:
+    """Seconds per stage (models, sample, grade, findings, perplexity_scores, page, ...), summed over its jobs."""
+    import polars as pl
+
+    out: dict[str, float] = {}
+    for path in sorted((study_dir / "benchmarks").glob("*.tsv")):
+        stage = path.stem.partition(".")[0]
+        bench = pl.read_csv(path, separator="\t")
+        if not bench.is_empty():
+            out[stage] = out.get(stage, 0.0) + float(bench["s"][-1])
+    return out
+
+
+def run_ref(ref: str, workdir: Path) -> dict[str, float]:
+    clone = workdir / ref.replace("/", "_")
+    subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", ref], check=True)
+    t0 = time.perf_counter()
+    subprocess.run(["make", "venv"], cwd=clone, check=True, stdout=subprocess.DEVNULL)
+    install = time.perf_counter() - t0
+    log = workdir / f"{clone.name}.log"
+    with log.open("w") as sink:
+        done = subprocess.run(["make", "study"], cwd=clone, stdout=sink, stderr=subprocess.STDOUT, check=False)
+    total = time.perf_counter() - t0
+    if done.returncode != 0:
+        msg = f"make study failed at {ref} (log: {log})"
+        raise RuntimeError(msg)
+    figures = {"wall (install + study)": total, "install": install}
+    figures |= stage_seconds(clone / "data" / "runs" / "studies" / "toy")
+    return figures
+
+
+def report(results: dict[str, dict[str, float]]) -> None:
+    names = list(dict.fromkeys(k for r in results.values() for k in r))
+    refs = list(results)
+    base = results[refs[0]]
+    print(f"{'seconds':<26}" + "".join(f"{r[:12]:>14}" for r in refs) + ("   ratio to first" if len(refs) > 1 else ""))
+    for name in names:
+        cells = "".join(f"{results[r].get(name, float('nan')):>14.1f}" for r in refs)
+        ratios = "  ".join(
+            f"{results[r][name] / base[name]:.2f}" for r in refs[1:] if name in results[r] and base.get(name)
+        )
+        print(f"{name:<26}{cells}   {ratios}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--refs", nargs="+", help="git refs to time, the first being the baseline")
+    parser.add_argument("--study-dir", type=Path, help="only report the stage seconds of a finished study")
+    parser.add_argument("--keep", action="store_true", help="keep the clones")
+    args = parser.parse_args()
+    if args.study_dir:
+        report({"study": stage_seconds(args.study_dir)})
+        return
+    if not args.refs:
+        parser.error("give --refs or --study-dir")
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-study-"))
+    try:
+        results = {ref: run_ref(ref, workdir) for ref in args.refs}
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    report(results)
+
+
+if __name__ == "__main__":
+    main()
