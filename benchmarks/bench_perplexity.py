@@ -2,7 +2,7 @@
 
 Scores the same (prompt, response) pairs with ``analysis.perplexity.score_responses`` twice on a
 tiny Llama (``analysis.tinymodel``): once in batches bounded by rows and padded tokens, once with
-``batch_size=1`` (one forward pass per response, no padding). Two workloads:
+``ScoringOptions(batch_size=1)`` (one forward pass per response, no padding). Two workloads:
 
 * ``toy``: the toy world's shape (TOYWORLD-NOTES.md: prompt ``Q:abc+def=``, responses of at most
   29 characters, 3,200 sequences): the CPU scoring this project does. The >= 5x target is checked
@@ -30,7 +30,7 @@ import time
 import numpy as np
 import torch
 
-from analysis.perplexity import score_responses
+from analysis.perplexity import ScoringOptions, score_responses
 from analysis.tinymodel import build_tiny_model, char_tokenizer, tiny_llama_config
 
 TARGET_RATIO = 5.0
@@ -75,9 +75,8 @@ def bench(model, tokenizer, workload: str, repeats: int, batch_size: int | None,
     prompts, responses = make_pairs(workload, n, seed=0)
 
     def run(rows: int, tokens: int):
-        return score_responses(
-            model, tokenizer, prompts, responses, batch_size=rows, max_tokens_per_batch=tokens, progress=False
-        )
+        options = ScoringOptions(batch_size=rows, max_tokens_per_batch=tokens)
+        return score_responses(model, tokenizer, prompts, responses, options=options, progress=False)
 
     run(batch_size, max_tokens)  # warm-up (and the one-off head check)
     t_one, one, t_batched, batched = timed_pair(lambda: run(1, 10**9), lambda: run(batch_size, max_tokens), repeats)

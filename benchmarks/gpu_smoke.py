@@ -180,14 +180,17 @@ def naive(model: LlamaForCausalLM, tokenizer, samples: int, max_tokens: int, dev
 
 
 def score(model, tokenizer, plan: Plan, device: str) -> dict[str, float]:
-    from analysis.perplexity import score_responses
+    from analysis.perplexity import ScoringOptions, score_responses
 
     alphabet = "abcdefghijklmnopqrstuvwxyz0123456789 +-=()"
     gen = torch.Generator().manual_seed(0)
     picks = torch.randint(len(alphabet), (plan.score_responses, plan.score_chars), generator=gen).tolist()
     responses = ["".join(alphabet[i] for i in row) for row in picks]
     prompts = prompts_for(plan.score_responses)
-    kwargs = {"batch_size": plan.score_batch, "max_tokens_per_batch": plan.score_batch * (plan.score_chars + 64)}
+    options = ScoringOptions(
+        batch_size=plan.score_batch, max_tokens_per_batch=plan.score_batch * (plan.score_chars + 64)
+    )
+    kwargs = {"options": options}
     score_responses(model, tokenizer, prompts[:2], responses[:2], progress=False, **kwargs)  # warm-up
     seconds, table = timed(
         device, lambda: score_responses(model, tokenizer, prompts, responses, progress=False, **kwargs)
@@ -195,7 +198,9 @@ def score(model, tokenizer, plan: Plan, device: str) -> dict[str, float]:
     k = plan.naive_scores
     one_s, one = timed(
         device,
-        lambda: score_responses(model, tokenizer, prompts[:k], responses[:k], progress=False, batch_size=1),
+        lambda: score_responses(
+            model, tokenizer, prompts[:k], responses[:k], progress=False, options=ScoringOptions(batch_size=1)
+        ),
     )
     tokens = int(table["n_tokens"].sum())
     same = float((table["nll_mean"].head(k) - one["nll_mean"]).abs().max())

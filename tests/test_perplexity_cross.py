@@ -8,7 +8,14 @@ import pytest
 import torch
 
 from analysis import schemas
-from analysis.perplexity import cross, cross_perplexity, load_scorer, model_fingerprint, score_responses
+from analysis.perplexity import (
+    ScoringOptions,
+    cross,
+    cross_perplexity,
+    load_scorer,
+    model_fingerprint,
+    score_responses,
+)
 from analysis.tinymodel import build_tiny_model
 
 
@@ -124,6 +131,53 @@ def test_cache_skips_scored_responses_and_keys_on_content(folders, responses, tm
     np.testing.assert_allclose(loaded["nll_mean"].to_numpy(), first["nll_mean"].to_numpy(), rtol=0, atol=1e-6)
 
 
+def test_cache_keys_hold_the_options_that_change_the_result(folders, responses, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    stopped = responses.with_columns(stopped=pl.col("finish_reason") == "stop")
+    scorers = {"base": folders["base"]}
+    first = cross_perplexity(scorers, stopped, include_eos="stopped", cache_dir=cache, progress=False)
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("everything was cached: the scorer must not be loaded")
+
+    # batching, padding and chunking change no score: the cached ones are reused
+    monkeypatch.setattr(cross, "load_scorer", no_loading)
+    computation = ScoringOptions(batch_size=1, max_tokens_per_batch=64, padding_side="left", logits_chunk_tokens=2)
+    again = cross_perplexity(
+        scorers, stopped, include_eos="stopped", options=computation, cache_dir=cache, progress=False
+    )
+    assert again.equals(first)
+    monkeypatch.undo()
+
+    # the encoding options do: another EOS id is scored afresh, and differs where EOS is scored
+    other = cross_perplexity(
+        scorers,
+        stopped,
+        include_eos="stopped",
+        options=ScoringOptions(eos_token_id=5),
+        cache_dir=cache,
+        progress=False,
+    )
+    moved = np.abs(other["nll_mean"].to_numpy() - first["nll_mean"].to_numpy()) > 1e-4
+    assert moved.tolist() == stopped["stopped"].to_list()
+    unique = stopped.select("prompt", "text").unique().height
+    assert sum(pl.read_parquet(p).height for p in cache.rglob("part-*.parquet")) == 2 * unique
+
+    # the keys themselves: each result option changes them, no computation option does
+    base = ScoringOptions()
+    rows = (["p"], ["t"], [True])
+    row_key = cross._response_keys(*rows, base)
+    folder_key = cross._scorer_settings("content", base, "float32", None)
+    for name, value in [("eos_token_id", 5), ("add_special_tokens", False), ("backend", "vllm")]:
+        changed = ScoringOptions(**{name: value})
+        keys = (cross._response_keys(*rows, changed), cross._scorer_settings("content", changed, "float32", None))
+        assert keys != (row_key, folder_key), name
+    for name, value in [("batch_size", 1), ("max_tokens_per_batch", 7), ("padding_side", "left")]:
+        changed = ScoringOptions(**{name: value}, logits_chunk_tokens=3)
+        keys = (cross._response_keys(*rows, changed), cross._scorer_settings("content", changed, "float32", None))
+        assert keys == (row_key, folder_key), name
+
+
 def test_bad_responses_are_named(folders, responses):
     scorers = {"base": folders["base"]}
     with pytest.raises(ValueError, match=r"responses lack columns \['prompt'\]"):
@@ -137,6 +191,10 @@ def test_bad_responses_are_named(folders, responses):
         cross_perplexity(scorers, responses, include_eos="stopped", progress=False)
     with pytest.raises(ValueError, match="must be Boolean without nulls, got String"):
         cross_perplexity(scorers, responses, include_eos="finish_reason", progress=False)
+    with pytest.raises(TypeError, match="options must be a ScoringOptions"):
+        cross_perplexity(scorers, responses, options={"backend": "hf"}, progress=False)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="backend must be one of"):
+        cross_perplexity(scorers, responses, options=ScoringOptions(backend="onnx"), progress=False)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no scorers given"):
         cross_perplexity({}, responses, progress=False)
     with pytest.raises(ValueError, match="not a local folder"):

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from analysis.perplexity import ResponseEntropy, encode_pairs, match_temperature, mean_entropy, response_entropy
+from analysis.perplexity import (
+    ResponseEntropy,
+    ScoringOptions,
+    encode_pairs,
+    match_temperature,
+    mean_entropy,
+    response_entropy,
+)
 from analysis.tinymodel import char_tokenizer, tiny_llama_config
 
 ALPHABET = "abcdefghij 0123456789+=\n"
@@ -69,9 +76,7 @@ def test_response_entropy_matches_reference(peaked, texts, temperature, padding_
         prompts,
         responses,
         temperature=temperature,
-        batch_size=3,
-        padding_side=padding_side,
-        logits_chunk_tokens=5,
+        options=ScoringOptions(batch_size=3, padding_side=padding_side, logits_chunk_tokens=5),
         progress=False,
     )
     expected = [reference_entropy(model, tokenizer, p, r, temperature) for p, r in zip(prompts, responses, strict=True)]
@@ -99,6 +104,29 @@ def test_mean_entropy_weighting_and_monotonicity(peaked, texts):
         ent.per_response(0)
     with pytest.raises(ValueError, match="no responses given"):
         mean_entropy(model, tokenizer, [], [], progress=False)
+    with pytest.raises(ValueError, match=r"the 'hf' backend, but options\.backend is 'vllm'"):
+        mean_entropy(model, tokenizer, prompts, responses, options=ScoringOptions(backend="vllm"), progress=False)
+
+
+def test_entropy_options_and_eos(peaked, texts):
+    """Computation options change no entropy; ``include_eos`` adds the position that predicts EOS."""
+    model, tokenizer = peaked
+    prompts, responses = texts
+    default = response_entropy(model, tokenizer, prompts, responses, temperature=0.8, progress=False)
+    one_by_one = ScoringOptions(batch_size=1, max_tokens_per_batch=10, padding_side="left", logits_chunk_tokens=1)
+    again = response_entropy(model, tokenizer, prompts, responses, temperature=0.8, options=one_by_one, progress=False)
+    np.testing.assert_allclose(again["entropy_mean"].to_numpy(), default["entropy_mean"].to_numpy(), rtol=0, atol=5e-6)
+    with_eos = response_entropy(model, tokenizer, prompts, responses, temperature=0.8, include_eos=True, progress=False)
+    assert (with_eos["n_tokens"] - default["n_tokens"]).to_list() == [1] * len(prompts)
+    # the extra position is the one after the full response: its entropy joins the mean
+    for i, (p, r) in enumerate(zip(prompts, responses, strict=True)):
+        pair = encode_pairs(tokenizer, [p], [r])[0]
+        with torch.inference_mode():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([pair.ids])).logits[0, -1].double() / 0.8, -1)
+        last = float(-(logp.exp() * logp).sum())
+        n = default["n_tokens"][i]
+        expected = (default["entropy_mean"][i] * n + last) / (n + 1)
+        assert with_eos["entropy_mean"][i] == pytest.approx(expected, abs=1e-5)
 
 
 def test_match_temperature_recovers_a_known_temperature(peaked, texts):

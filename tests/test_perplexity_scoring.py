@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import polars as pl
 import pytest
 import torch
 
-from analysis.perplexity import encode_pairs, score_responses
+from analysis.perplexity import ScoringOptions, encode_pairs, score_responses
 from analysis.perplexity.tokens import plan_batches
 from analysis.tinymodel import build_tiny_model, char_tokenizer, tiny_llama_config
 
@@ -86,10 +87,12 @@ def test_matches_brute_force(
         prompts,
         responses,
         include_eos=EOS_FLAGS,
-        batch_size=batch_size,
-        max_tokens_per_batch=max_tokens_per_batch,
-        padding_side=padding_side,
-        logits_chunk_tokens=logits_chunk_tokens,
+        options=ScoringOptions(
+            batch_size=batch_size,
+            max_tokens_per_batch=max_tokens_per_batch,
+            padding_side=padding_side,
+            logits_chunk_tokens=logits_chunk_tokens,
+        ),
         progress=False,
     )
     assert got.columns == ["nll_mean", "ppl", "n_tokens"]
@@ -104,7 +107,10 @@ def test_bf16_model_gets_float32_log_softmax(tiny, texts):
     model, tokenizer = tiny
     prompts, responses = texts
     bf16 = copy.deepcopy(model).to(torch.bfloat16)
-    got = score_responses(bf16, tokenizer, prompts, responses, batch_size=1, progress=False)["nll_mean"].to_numpy()
+    one_by_one = ScoringOptions(batch_size=1)
+    got = score_responses(bf16, tokenizer, prompts, responses, options=one_by_one, progress=False)[
+        "nll_mean"
+    ].to_numpy()
     f32_softmax, bf16_softmax = [], []
     for p, r in zip(prompts, responses, strict=True):
         pair = encode_pairs(tokenizer, [p], [r])[0]
@@ -136,7 +142,13 @@ def test_eos_inclusion(tiny, texts):
         assert with_eos["nll_mean"][i] == pytest.approx(expected, abs=1e-5)
     # a different EOS id changes the scored token
     other = score_responses(
-        model, tokenizer, prompts[:1], responses[:1], include_eos=True, eos_token_id=5, progress=False
+        model,
+        tokenizer,
+        prompts[:1],
+        responses[:1],
+        include_eos=True,
+        options=ScoringOptions(eos_token_id=5),
+        progress=False,
     )
     assert other["nll_mean"][0] != pytest.approx(with_eos["nll_mean"][0], abs=1e-6)
 
@@ -204,10 +216,8 @@ def test_bad_inputs_are_named(tiny):
         score_responses(model, tokenizer, "a", "x", progress=False)
     with pytest.raises(TypeError, match=r"responses\[0\] is NoneType"):
         score_responses(model, tokenizer, ["a"], [None], progress=False)
-    with pytest.raises(ValueError, match="padding_side must be 'left' or 'right', got 'middle'"):
-        score_responses(model, tokenizer, ["a"], ["x"], padding_side="middle", progress=False)
-    with pytest.raises(ValueError, match="backend must be one of"):
-        score_responses(model, tokenizer, ["a"], ["x"], backend="onnx", progress=False)
+    with pytest.raises(TypeError, match=r"options must be a ScoringOptions .*, got dict"):
+        score_responses(model, tokenizer, ["a"], ["x"], options={"batch_size": 1}, progress=False)
     with pytest.raises(ValueError, match="include_eos has 2 flags for 1 responses"):
         score_responses(model, tokenizer, ["a"], ["x"], include_eos=[True, False], progress=False)
     with pytest.raises(ValueError, match="max_position_embeddings=1024"):
@@ -263,7 +273,9 @@ def test_absolute_position_model_matches_brute_force(texts, padding_side):
     prompts, responses = texts
     reference = [brute_force_nll(model, tokenizer, p, r, False) for p, r in zip(prompts, responses, strict=True)]
     model.train()  # GPT-2 has dropout: scoring runs in eval mode and gives the caller's mode back
-    got = score_responses(model, tokenizer, prompts, responses, padding_side=padding_side, progress=False)
+    got = score_responses(
+        model, tokenizer, prompts, responses, options=ScoringOptions(padding_side=padding_side), progress=False
+    )
     assert model.training
     np.testing.assert_allclose(got["nll_mean"].to_numpy(), reference, rtol=0, atol=1e-5)
 
@@ -296,7 +308,9 @@ def test_soft_capped_logits_use_the_full_forward(texts):
     keep = [0, 2, 3, 5]
     prompts, responses = [prompts[i] for i in keep], [responses[i] for i in keep]
     reference = [brute_force_nll(model, tokenizer, p, r, False) for p, r in zip(prompts, responses, strict=True)]
-    got = score_responses(model, tokenizer, prompts, responses, padding_side="left", progress=False)
+    got = score_responses(
+        model, tokenizer, prompts, responses, options=ScoringOptions(padding_side="left"), progress=False
+    )
     np.testing.assert_allclose(got["nll_mean"].to_numpy(), reference, rtol=0, atol=1e-5)
 
 
@@ -312,8 +326,60 @@ def test_only_response_positions_reach_the_head_in_chunks(tiny, texts):
 
     hook = model.get_output_embeddings().register_forward_hook(record)
     try:
-        score_responses(model, tokenizer, prompts, responses, batch_size=4, logits_chunk_tokens=64, progress=False)
+        options = ScoringOptions(batch_size=4, logits_chunk_tokens=64)
+        score_responses(model, tokenizer, prompts, responses, options=options, progress=False)
     finally:
         hook.remove()
     assert max(seen) <= 64
     assert sum(seen) == sum(RESPONSE_LENGTHS)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"backend": "onnx"}, r"backend must be one of \('hf', 'vllm'\), got 'onnx'"),
+        ({"padding_side": "middle"}, "padding_side must be 'left' or 'right', got 'middle'"),
+        ({"batch_size": 0}, "batch_size must be an integer of at least 1, got 0"),
+        ({"batch_size": True}, "batch_size must be an integer of at least 1, got True"),
+        ({"max_tokens_per_batch": 2.5}, "max_tokens_per_batch must be an integer of at least 1, got 2.5"),
+        ({"logits_chunk_tokens": 0}, "logits_chunk_tokens must be None or an integer of at least 1, got 0"),
+        ({"eos_token_id": -1}, r"eos_token_id must be None or a token id \(an integer >= 0\), got -1"),
+        ({"add_special_tokens": "no"}, "add_special_tokens must be True or False, got 'no'"),
+    ],
+)
+def test_invalid_options_fail_when_made(options, message):
+    with pytest.raises(ValueError, match=message):
+        ScoringOptions(**options)
+
+
+def test_options_are_frozen_and_every_field_is_classified():
+    options = ScoringOptions(batch_size=np.int64(4))
+    assert type(options.batch_size) is int  # numpy integers become plain ints (they are hashed for the cache)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.batch_size = 8  # type: ignore[misc]
+    names = {f.name for f in dataclasses.fields(ScoringOptions)}
+    # a new option must be declared as changing the result (then it is in the cache key) or not
+    assert set(ScoringOptions.RESULT_FIELDS) | set(ScoringOptions.COMPUTE_FIELDS) == names
+    assert not set(ScoringOptions.RESULT_FIELDS) & set(ScoringOptions.COMPUTE_FIELDS)
+    assert options.result_settings() == {"eos_token_id": None, "add_special_tokens": True, "backend": "hf"}
+
+
+def test_options_differing_only_in_computation_give_the_same_scores(tiny, texts):
+    model, tokenizer = tiny
+    prompts, responses = texts
+    default = score_responses(model, tokenizer, prompts, responses, include_eos=EOS_FLAGS, progress=False)
+    changes = {"batch_size": 2, "max_tokens_per_batch": 300, "padding_side": "left", "logits_chunk_tokens": 3}
+    assert set(changes) == set(ScoringOptions.COMPUTE_FIELDS)
+    other = dataclasses.replace(ScoringOptions(), **changes)
+    got = score_responses(model, tokenizer, prompts, responses, include_eos=EOS_FLAGS, options=other, progress=False)
+    assert got["n_tokens"].to_list() == default["n_tokens"].to_list()
+    # the same up to float32 rounding of differently shaped matmuls (about 5e-7 nats here)
+    np.testing.assert_allclose(got["nll_mean"].to_numpy(), default["nll_mean"].to_numpy(), rtol=0, atol=5e-6)
+    # while an option that changes the result does change it: another EOS id, where EOS is scored
+    other_eos = ScoringOptions(eos_token_id=5)
+    assert tokenizer.eos_token_id != 5
+    moved = score_responses(
+        model, tokenizer, prompts, responses, include_eos=EOS_FLAGS, options=other_eos, progress=False
+    )
+    changed = np.abs(moved["nll_mean"].to_numpy() - default["nll_mean"].to_numpy()) > 1e-4
+    assert changed.tolist() == EOS_FLAGS

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from analysis.childproc import ChildFailed
-from analysis.perplexity import score_responses
+from analysis.perplexity import ScoringOptions, score_responses
 from analysis.perplexity.vllm import score_in_subprocess
 from analysis.tinymodel import char_tokenizer, tiny_llama_config
 
@@ -37,6 +37,10 @@ FAKE_CHILD = """
         os.abort()
     rows = pairs.height - (os.environ["FAKE"] == "short")
     lengths = pairs["response"].str.len_chars().head(rows).cast(pl.Int32)
+    if os.environ["FAKE"] == "argv":  # n_tokens: 1 with --no-special-tokens, plus the EOS id given
+        flag = int("--no-special-tokens" in args)
+        eos = int(args[args.index("--eos-token-id") + 1]) if "--eos-token-id" in args else 0
+        lengths = lengths * 0 + flag + eos
     scores = pl.DataFrame({"nll_mean": lengths * 0.5, "ppl": lengths * 2.0, "n_tokens": lengths})
     childproc.write_parquet_output(scores, output)
     print("EngineCore: request processing complete", flush=True)
@@ -78,6 +82,16 @@ def test_a_clean_child(fake_python, caplog):
     assert not caplog.records
 
 
+def test_options_reach_the_child_and_hf_options_are_refused(fake_python):
+    default = score_in_subprocess(fake_python, "model", ["p"], ["abcd"], env={"FAKE": "argv"})
+    assert default["n_tokens"].to_list() == [0]
+    options = ScoringOptions(backend="vllm", add_special_tokens=False, eos_token_id=7)
+    got = score_in_subprocess(fake_python, "model", ["p"], ["abcd"], options=options, env={"FAKE": "argv"})
+    assert got["n_tokens"].to_list() == [8]
+    with pytest.raises(ValueError, match=r"the 'vllm' backend, but options\.backend is 'hf'"):
+        score_in_subprocess(fake_python, "model", ["p"], ["abcd"], options=ScoringOptions(), env={"FAKE": "argv"})
+
+
 @pytest.mark.vllm
 @pytest.mark.slow
 @pytest.mark.skipif(
@@ -105,13 +119,31 @@ def test_vllm_prompt_logprobs_match_transformers(tmp_path):
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        # EOS id 5 (not the tokenizer's): the options must reach the child's command line
+        left = ScoringOptions(padding_side="left", eos_token_id=5)
         expected = score_responses(
-            model, tokenizer, prompts, responses, include_eos=flags, padding_side="left", progress=False
+            model, tokenizer, prompts, responses, include_eos=flags, options=left, progress=False
         )
+        usual = ScoringOptions(padding_side="left")
+        usual_eos = score_responses(
+            model, tokenizer, prompts, responses, include_eos=flags, options=usual, progress=False
+        )
+        assert tokenizer.eos_token_id != 5
+        moved = np.abs(expected["nll_mean"].to_numpy() - usual_eos["nll_mean"].to_numpy()) > 1e-3
+        assert moved.tolist() == flags  # so a child that dropped the EOS id would fail below
     finally:
         torch.set_num_threads(before)
+    options = ScoringOptions(backend="vllm", eos_token_id=5)
     got = score_in_subprocess(
-        VLLM_PYTHON, folder, prompts, responses, include_eos=flags, dtype="float32", max_model_len=1024, timeout=600
+        VLLM_PYTHON,
+        folder,
+        prompts,
+        responses,
+        include_eos=flags,
+        options=options,
+        dtype="float32",
+        max_model_len=1024,
+        timeout=600,
     )
     assert got.columns == ["nll_mean", "ppl", "n_tokens"]
     assert got["n_tokens"].to_list() == expected["n_tokens"].to_list()

@@ -26,8 +26,9 @@ import torch
 from tqdm.auto import tqdm
 
 from analysis import schemas
-from analysis.perplexity.hf import PaddingSide, default_device, load_scorer
-from analysis.perplexity.score import BACKENDS, Backend, score_responses
+from analysis.perplexity.hf import default_device, load_scorer
+from analysis.perplexity.options import ScoringOptions, resolve
+from analysis.perplexity.score import score_responses
 from analysis.store import atomic_write_json, atomic_write_parquet, file_sha256, stable_hash
 
 ScorerSpec = str | os.PathLike[str] | tuple[Any, Any]
@@ -142,35 +143,35 @@ def cross_perplexity(
     responses: pl.DataFrame,
     *,
     include_eos: bool | str = False,
-    backend: Backend = "hf",
+    options: ScoringOptions | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     cache_every: int = 1024,
     dtype: torch.dtype | None = None,
     device: str | torch.device | None = None,
-    add_special_tokens: bool = True,
-    eos_token_id: int | None = None,
-    batch_size: int = 16,
-    max_tokens_per_batch: int = 16384,
-    padding_side: PaddingSide = "right",
-    logits_chunk_tokens: int | None = None,
     vllm_kwargs: Mapping[str, Any] | None = None,
     progress: bool = True,
 ) -> pl.DataFrame:
     """Score every response under every scorer; a ``scores`` table (``analysis.schemas.SCORES``).
 
     ``scorers`` maps a scorer name (the ``scorer`` column) to a model folder or hub id, or to a
-    loaded ``(model, tokenizer)`` pair (``(vllm.LLM, tokenizer or None)`` for ``backend="vllm"``).
+    loaded ``(model, tokenizer)`` pair (``(vllm.LLM, tokenizer or None)`` for ``options.backend ==
+    "vllm"``).
     ``responses`` has one row per response with ``generator``, ``benchmark``, ``problem_id``,
     ``sample_index``, ``prompt`` (the exact prompt string) and ``text``; join the sampling run's
     samples and prompts tables to build it. ``include_eos`` is a bool for all rows or the name of
     a Boolean column (e.g. ``finish_reason == "stop"``). Rows come out scorer by scorer, each in
-    the order of ``responses``. The remaining options are those of ``score_responses``;
-    ``dtype``/``device`` apply to scorers loaded from folders (``load_scorer``), and
-    ``vllm_kwargs`` go to ``analysis.perplexity.vllm.load_llm``.
+    the order of ``responses``. ``options`` (default ``ScoringOptions()``) are those of
+    ``score_responses``; ``dtype``/``device`` apply to scorers loaded from folders
+    (``load_scorer``), and ``vllm_kwargs`` go to ``analysis.perplexity.vllm.load_llm``.
+
+    The cache key (with ``cache_dir``) holds exactly the options that change the scores
+    (``ScoringOptions.RESULT_FIELDS``): ``backend`` in the scorer's folder (next to its
+    fingerprint, load dtype and engine settings), ``add_special_tokens`` and ``eos_token_id`` in
+    each response's key. Options that shape only the computation (batching, chunking, padding
+    side) are left out, so scores cached under one batching are reused under another.
     """
-    if backend not in BACKENDS:
-        msg = f"backend must be one of {BACKENDS}, got {backend!r}"
-        raise ValueError(msg)
+    options = resolve(options)
+    backend = options.backend
     if not scorers:
         msg = "no scorers given"
         raise ValueError(msg)
@@ -180,10 +181,7 @@ def cross_perplexity(
     _check_responses(responses, include_eos)
     flags = responses[include_eos].to_list() if isinstance(include_eos, str) else [include_eos] * responses.height
     prompts, texts = responses["prompt"].to_list(), responses["text"].to_list()
-    keys = [
-        stable_hash([p, t, f, add_special_tokens, eos_token_id], length=32)
-        for p, t, f in zip(prompts, texts, flags, strict=True)
-    ]
+    keys = _response_keys(prompts, texts, flags, options)
     unique: dict[str, int] = {}  # key -> first row with it
     for i, k in enumerate(keys):
         unique.setdefault(k, i)
@@ -198,13 +196,9 @@ def cross_perplexity(
         folder: Path | None = None
         if cache_dir is not None:
             content = folder_fingerprint(spec) if loaded is None else _loaded_fingerprint(loaded, backend)
-            settings = {
-                "content": content,
-                "backend": backend,
-                "dtype": _load_dtype(backend, dtype, device) if loaded is None else None,  # else in the weights
-                "engine": dict(vllm_kwargs or {}) if backend == "vllm" else None,
-                "cache_version": CACHE_VERSION,
-            }
+            settings = _scorer_settings(
+                content, options, _load_dtype(backend, dtype, device) if loaded is None else None, vllm_kwargs
+            )
             folder = Path(cache_dir) / stable_hash(settings, length=24)
             results = _read_cache(folder)
             atomic_write_json(
@@ -227,13 +221,7 @@ def cross_perplexity(
                     [prompts[i] for i in rows],
                     [texts[i] for i in rows],
                     include_eos=[flags[i] for i in rows],
-                    eos_token_id=eos_token_id,
-                    add_special_tokens=add_special_tokens,
-                    batch_size=batch_size,
-                    max_tokens_per_batch=max_tokens_per_batch,
-                    padding_side=padding_side,
-                    logits_chunk_tokens=logits_chunk_tokens,
-                    backend=backend,
+                    options=options,
                     progress=progress,
                 )
                 if folder is not None:
@@ -255,6 +243,27 @@ def cross_perplexity(
             )
         )
     return schemas.conform(pl.concat(frames), "scores")
+
+
+def _response_keys(prompts: list[str], texts: list[str], flags: list[bool], options: ScoringOptions) -> list[str]:
+    """Each response's cache key: its prompt, text and EOS flag, and the options that change how it
+    is encoded (``add_special_tokens``, ``eos_token_id``). Identical keys are scored once."""
+    encoding = [options.add_special_tokens, options.eos_token_id]
+    return [stable_hash([p, t, f, *encoding], length=32) for p, t, f in zip(prompts, texts, flags, strict=True)]
+
+
+def _scorer_settings(
+    content: str, options: ScoringOptions, dtype: str | None, vllm_kwargs: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """What names a scorer's cache folder: its fingerprint, ``options.backend``, the dtype it is
+    loaded in (``None`` for a loaded pair: then it is in the weights) and the vLLM engine settings."""
+    return {
+        "content": content,
+        "backend": options.backend,
+        "dtype": dtype,
+        "engine": dict(vllm_kwargs or {}) if options.backend == "vllm" else None,
+        "cache_version": CACHE_VERSION,
+    }
 
 
 def _loaded_fingerprint(loaded: tuple[Any, Any], backend: str) -> str:

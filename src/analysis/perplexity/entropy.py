@@ -29,6 +29,7 @@ import torch
 from scipy.optimize import brentq
 
 from analysis.perplexity import hf
+from analysis.perplexity.options import ScoringOptions, resolve
 from analysis.perplexity.tokens import EncodedPair, encode_pairs
 
 Weighting = Literal["token", "response"]
@@ -48,6 +49,9 @@ class ResponseEntropy:
     Holds the final hidden states at every response position (N x hidden size, in the model's
     dtype, on its device; N x vocabulary logits for the few models whose head is applied with a
     transform, see ``hf``), so build it once and query many temperatures.
+
+    ``include_eos`` and ``options`` are those of ``score_responses``; entropy needs the
+    transformers backend (``options.backend == "hf"``).
     """
 
     def __init__(
@@ -58,33 +62,27 @@ class ResponseEntropy:
         responses: Sequence[str],
         *,
         include_eos: bool | Sequence[bool] = False,
-        eos_token_id: int | None = None,
-        add_special_tokens: bool = True,
-        batch_size: int = 16,
-        max_tokens_per_batch: int = 16384,
-        padding_side: hf.PaddingSide = "right",
-        logits_chunk_tokens: int | None = None,
+        options: ScoringOptions | None = None,
         progress: bool = True,
     ) -> None:
+        options = resolve(options, backend="hf")
         self.pairs: list[EncodedPair] = encode_pairs(
             tokenizer,
             prompts,
             responses,
             include_eos=include_eos,
-            eos_token_id=eos_token_id,
-            add_special_tokens=add_special_tokens,
+            eos_token_id=options.eos_token_id,
+            add_special_tokens=options.add_special_tokens,
         )
         if not self.pairs:
             msg = "no responses given: the mean entropy of nothing is undefined"
             raise ValueError(msg)
-        self.chunk = hf.chunk_length(model, logits_chunk_tokens)
+        self.chunk = hf.chunk_length(model, options.logits_chunk_tokens)
         self.states = list(
             hf.iter_response_states(
                 model,
                 self.pairs,
-                batch_size=batch_size,
-                max_tokens_per_batch=max_tokens_per_batch,
-                padding_side=padding_side,
+                options,
                 pad_token_id=getattr(tokenizer, "pad_token_id", None),
                 progress=progress,
                 desc="entropy states",
@@ -123,15 +121,18 @@ def response_entropy(
     responses: Sequence[str],
     *,
     temperature: float = 1.0,
-    **kwargs: Any,
+    include_eos: bool | Sequence[bool] = False,
+    options: ScoringOptions | None = None,
+    progress: bool = True,
 ) -> pl.DataFrame:
     """Per response (input order): ``entropy_mean`` (nats per token at ``temperature``) and ``n_tokens``.
 
-    ``kwargs`` are those of ``score_responses`` for the transformers backend (``include_eos``,
-    ``batch_size``, ``padding_side``, ...).
+    ``include_eos`` and ``options`` are those of ``score_responses`` (transformers backend only).
     """
     _check_temperature(temperature)
-    ent = ResponseEntropy(model, tokenizer, prompts, responses, **kwargs)
+    ent = ResponseEntropy(
+        model, tokenizer, prompts, responses, include_eos=include_eos, options=options, progress=progress
+    )
     return pl.DataFrame(
         {"entropy_mean": ent.per_response(temperature), "n_tokens": ent.n_tokens},
         schema={"entropy_mean": pl.Float64, "n_tokens": pl.Int32},
@@ -146,11 +147,19 @@ def mean_entropy(
     *,
     temperature: float = 1.0,
     weighting: Weighting = "token",
-    **kwargs: Any,
+    include_eos: bool | Sequence[bool] = False,
+    options: ScoringOptions | None = None,
+    progress: bool = True,
 ) -> float:
-    """A model's mean token entropy (nats) at ``temperature`` over the given responses."""
+    """A model's mean token entropy (nats) at ``temperature`` over the given responses.
+
+    ``include_eos`` and ``options`` are those of ``score_responses`` (transformers backend only).
+    """
     _check_temperature(temperature)
-    return ResponseEntropy(model, tokenizer, prompts, responses, **kwargs).mean(temperature, weighting)
+    ent = ResponseEntropy(
+        model, tokenizer, prompts, responses, include_eos=include_eos, options=options, progress=progress
+    )
+    return ent.mean(temperature, weighting)
 
 
 @dataclass(frozen=True)
@@ -175,7 +184,9 @@ def match_temperature(
     min_temperature: float = 1e-3,
     xtol: float = 1e-4,
     weighting: Weighting = "token",
-    **kwargs: Any,
+    include_eos: bool | Sequence[bool] = False,
+    options: ScoringOptions | None = None,
+    progress: bool = True,
 ) -> TemperatureMatch:
     """The temperature at which ``model``'s mean entropy over the responses equals ``target_entropy``.
 
@@ -183,7 +194,8 @@ def match_temperature(
     ``mean_entropy`` at T = 0.6 over its own responses, and ``model`` the RL model with its own
     responses. The bracket widens (x2 upward to ``max_temperature``, /2 downward to
     ``min_temperature``) until it contains the target; a target outside what the model reaches
-    there is refused with both ends' entropies in the message.
+    there is refused with both ends' entropies in the message. ``include_eos`` and ``options``
+    are those of ``score_responses`` (transformers backend only).
     """
     target = float(target_entropy)
     if not (np.isfinite(target) and target > 0):
@@ -193,7 +205,9 @@ def match_temperature(
     if not lo < hi:
         msg = f"bracket must be (low, high) with low < high, got {bracket!r}"
         raise ValueError(msg)
-    ent = ResponseEntropy(model, tokenizer, prompts, responses, **kwargs)
+    ent = ResponseEntropy(
+        model, tokenizer, prompts, responses, include_eos=include_eos, options=options, progress=progress
+    )
     seen: dict[float, float] = {}
 
     def f(t: float) -> float:

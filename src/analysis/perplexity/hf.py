@@ -18,15 +18,14 @@ import os
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from analysis.perplexity.options import PaddingSide, ScoringOptions, resolve
 from analysis.perplexity.tokens import EncodedPair, plan_batches
-
-PaddingSide = Literal["left", "right"]
 
 #: Budget for one chunk of float32 logits; the chunk length is this divided by 4 x vocabulary.
 #: The head's output, its float32 log-softmax and temporaries take about three times this at peak.
@@ -152,18 +151,19 @@ def _batch_inputs(
 def iter_response_states(
     model: Any,
     pairs: Sequence[EncodedPair],
+    options: ScoringOptions | None = None,
     *,
-    batch_size: int = 16,
-    max_tokens_per_batch: int = 16384,
-    padding_side: PaddingSide = "right",
     pad_token_id: int | None = None,
     progress: bool = True,
     desc: str = "scoring",
 ) -> Iterator[ResponseStates]:
-    """Run the model over ``pairs`` in planned batches; yield the states at response positions."""
-    if padding_side not in ("left", "right"):
-        msg = f"padding_side must be 'left' or 'right', got {padding_side!r}"
-        raise ValueError(msg)
+    """Run the model over ``pairs`` in planned batches; yield the states at response positions.
+
+    Of ``options`` only the computation fields are read (``batch_size``, ``max_tokens_per_batch``,
+    ``padding_side``); the pairs are already encoded.
+    """
+    options = resolve(options)
+    padding_side = options.padding_side
     max_positions = getattr(getattr(model, "config", None), "max_position_embeddings", None)
     for i, pair in enumerate(pairs):
         if max_positions is not None and len(pair) > max_positions:
@@ -177,7 +177,7 @@ def iter_response_states(
     decoder = model.get_decoder() if separable else model
     head: Callable[[torch.Tensor], torch.Tensor] = model.get_output_embeddings() if separable else (lambda x: x)
     pad_id = pad_token_id if pad_token_id is not None else 0
-    batches = plan_batches([len(p) for p in pairs], batch_size, max_tokens_per_batch)
+    batches = plan_batches([len(p) for p in pairs], options.batch_size, options.max_tokens_per_batch)
     with tqdm(total=len(pairs), desc=desc, unit="resp", disable=not progress, leave=False) as bar:
         for batch_idx in batches:
             batch = [pairs[i] for i in batch_idx]
@@ -238,26 +238,16 @@ def token_logprobs(states: ResponseStates, chunk: int) -> torch.Tensor:
 def score_pairs(
     model: Any,
     pairs: Sequence[EncodedPair],
+    options: ScoringOptions | None = None,
     *,
-    batch_size: int = 16,
-    max_tokens_per_batch: int = 16384,
-    padding_side: PaddingSide = "right",
     pad_token_id: int | None = None,
-    logits_chunk_tokens: int | None = None,
     progress: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sum of response-token log-probabilities and scored-token count per pair (input order)."""
-    chunk = chunk_length(model, logits_chunk_tokens)
+    options = resolve(options)
+    chunk = chunk_length(model, options.logits_chunk_tokens)
     sums = np.zeros(len(pairs), dtype=np.float64)
-    for states in iter_response_states(
-        model,
-        pairs,
-        batch_size=batch_size,
-        max_tokens_per_batch=max_tokens_per_batch,
-        padding_side=padding_side,
-        pad_token_id=pad_token_id,
-        progress=progress,
-    ):
+    for states in iter_response_states(model, pairs, options, pad_token_id=pad_token_id, progress=progress):
         states.add_row_sums(token_logprobs(states, chunk), sums)
     counts = np.array([len(p.response_ids) for p in pairs], dtype=np.int64)
     return sums, counts

@@ -34,6 +34,7 @@ import polars as pl
 
 from analysis import childproc
 from analysis.perplexity.frame import scores_frame
+from analysis.perplexity.options import ScoringOptions, resolve
 from analysis.perplexity.tokens import encode_pairs, eos_flags
 
 #: Environment for small vLLM runs on a CPU with few cores (see TOOLING-NOTES.md section 4).
@@ -75,11 +76,16 @@ def score_responses_vllm(
     responses: Sequence[str],
     *,
     include_eos: bool | Sequence[bool] = False,
-    eos_token_id: int | None = None,
-    add_special_tokens: bool = True,
+    options: ScoringOptions | None = None,
     progress: bool = True,
 ) -> pl.DataFrame:
-    """``score_responses`` with ``backend="vllm"``: see ``analysis.perplexity.score_responses``."""
+    """``score_responses`` with ``options.backend == "vllm"``: see ``analysis.perplexity.score_responses``.
+
+    ``options`` defaults to ``ScoringOptions(backend="vllm")``; options for the ``"hf"`` backend
+    are refused. Only ``eos_token_id`` and ``add_special_tokens`` are read: vLLM schedules its
+    own batches.
+    """
+    options = resolve(options, backend="vllm")
     from vllm import SamplingParams
     from vllm.inputs import TokensPrompt
 
@@ -92,8 +98,8 @@ def score_responses_vllm(
         prompts,
         responses,
         include_eos=include_eos,
-        eos_token_id=eos_token_id,
-        add_special_tokens=add_special_tokens,
+        eos_token_id=options.eos_token_id,
+        add_special_tokens=options.add_special_tokens,
     )
     max_model_len = int(llm.llm_engine.model_config.max_model_len)
     for i, pair in enumerate(pairs):
@@ -126,20 +132,24 @@ def score_in_subprocess(
     responses: Sequence[str],
     *,
     include_eos: bool | Sequence[bool] = False,
+    options: ScoringOptions | None = None,
     dtype: str = "auto",
     max_model_len: int | None = None,
     enforce_eager: bool = True,
-    add_special_tokens: bool = True,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
 ) -> pl.DataFrame:
     """Score with vLLM in another Python environment (e.g. ``.venv-vllm/bin/python``): one engine start.
+
+    ``options`` are those of ``score_responses_vllm`` (default ``ScoringOptions(backend="vllm")``);
+    ``eos_token_id`` and ``add_special_tokens`` are passed to the child's command line.
 
     ``env`` is added to the current environment (default ``CPU_ENV``). The child is judged by its
     output (``analysis.childproc.run_child``): complete scores count even when it dies by a
     signal during teardown (logged as a warning); otherwise ``childproc.ChildFailed`` (a
     ``RuntimeError``) is raised with the child's last log lines.
     """
+    options = resolve(options, backend="vllm")
     prompts, responses = list(prompts), list(responses)
     flags = eos_flags(include_eos, len(responses))
     with tempfile.TemporaryDirectory(prefix="vllm-score-") as tmp:
@@ -154,8 +164,10 @@ def score_in_subprocess(
             cmd += ["--max-model-len", str(max_model_len)]
         if enforce_eager:
             cmd.append("--enforce-eager")
-        if not add_special_tokens:
+        if not options.add_special_tokens:
             cmd.append("--no-special-tokens")
+        if options.eos_token_id is not None:
+            cmd += ["--eos-token-id", str(options.eos_token_id)]
         childproc.run_child(
             cmd,
             output=dst,
@@ -190,6 +202,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing:
         parser.error(f"{args.input} lacks columns {sorted(missing)}")
     include_eos = pairs["include_eos"].to_list() if "include_eos" in pairs.columns else False
+    try:
+        options = ScoringOptions(
+            backend="vllm", eos_token_id=args.eos_token_id, add_special_tokens=not args.no_special_tokens
+        )
+    except ValueError as err:
+        parser.error(str(err))
     llm = load_llm(
         args.model, dtype=args.dtype, max_model_len=args.max_model_len, seed=args.seed, enforce_eager=args.enforce_eager
     )
@@ -200,8 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pairs["prompt"].to_list(),
             pairs["response"].to_list(),
             include_eos=include_eos,
-            eos_token_id=args.eos_token_id,
-            add_special_tokens=not args.no_special_tokens,
+            options=options,
             progress=False,
         )
         childproc.write_parquet_output(scores, args.output)  # output and marker first, then teardown
