@@ -81,7 +81,8 @@ def problems_table() -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schemas.PROBLEMS, orient="row")
 
 
-REPORT_KEYS = ("engine_start_s", "sampled", "greedy", "rerun")
+REPORT_KEYS = ("engine_start_s", "sampled", "greedy", "rerun", "capped")
+CAP_PROMPTS = (110, 120, 20)  # prompt tokens of the context-limit requests (max_model_len 128)
 
 
 def script(work: Path) -> None:
@@ -104,10 +105,31 @@ def script(work: Path) -> None:
         "marker_untouched": (again / "_SUCCESS.json").stat().st_mtime_ns == marker,
         "seconds": time.perf_counter() - t,
     }
+    report["capped"] = _capped(backend)
     # the report and its marker before the engine shuts down (analysis.childproc): the parent
     # judges this child by them, not by its exit status
     childproc.write_json_output(report, work / "report.json", rows=len(REPORT_KEYS))
     backend.close()
+
+
+def _capped(backend: Any) -> dict[str, Any]:
+    """Requests whose prompt plus max_tokens overflow max_model_len, on the engine (runs in the vllm venv)."""
+    from analysis.sampling.backends import GenParams, Request
+    from analysis.sampling.backends.vllm import ContextError
+
+    unit = backend.llm.get_tokenizer()("Q:12+34=")["input_ids"]
+    requests = [Request("", (unit * 20)[:k], 4, seed=7 + k) for k in CAP_PROMPTS]
+    out = backend.generate(requests, GenParams(temperature=0.8, top_p=0.95, max_tokens=MAX_TOKENS))
+    found: dict[str, Any] = {
+        "n_tokens": [[c.n_tokens for c in cs] for cs in out],
+        "finish": [[c.finish_reason for c in cs] for cs in out],
+        "capped": [backend.capped_requests, backend.capped_samples],
+    }
+    try:
+        backend.generate([Request("", (unit * 20)[:128], 1, seed=1)], GenParams(0.8, 0.95, MAX_TOKENS))
+    except ContextError as e:
+        found["too_long"] = str(e)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +188,17 @@ def test_vllm_run_table_seeds_and_stopping(offline):
     assert prompts["n_prompt_tokens"].to_list() == [len(q) for q in problems_table()["question"]]
     assert offline["rerun"] == {**offline["rerun"], "same_dir": True, "marker_untouched": True}
     assert offline["rerun"]["seconds"] < 5
+
+
+def test_vllm_caps_max_tokens_per_request_to_the_context(offline):
+    capped = offline["capped"]
+    limits = [min(MAX_TOKENS, 128 - k) for k in CAP_PROMPTS]  # 18, 8, 24
+    assert limits == [18, 8, 24]
+    for n_tokens, finish, limit in zip(capped["n_tokens"], capped["finish"], limits, strict=True):
+        assert max(n_tokens) == limit  # generation reaches the capped length, never beyond
+        assert all(f == "length" for n, f in zip(n_tokens, finish, strict=True) if n == limit)
+    assert capped["capped"] == [2, 8]  # two requests of four samples each
+    assert "has 128 tokens, which leaves no room for a generated token in max_model_len=128" in capped["too_long"]
 
 
 def test_vllm_greedy_agrees_with_hf_greedy(offline, work, tmp_path):

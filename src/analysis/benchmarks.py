@@ -282,6 +282,9 @@ EXTRA_LOADERS: dict[str, str] = {
     "humanevalplus": "analysis.code.loaders:load_humanevalplus",
     "mbppplus": "analysis.code.loaders:load_mbppplus",
     "livecodebench_v5": "analysis.code.loaders:load_livecodebench_v5",
+    # the paper's visual benchmarks, multiple choice removed (source: 'hub' or a folder; analysis.visual)
+    "mathvista_testmini": "analysis.visual:load_mathvista_testmini",
+    "mathvision_testmini": "analysis.visual:load_mathvision_testmini",
 }
 
 

@@ -25,6 +25,13 @@ Sources (PAPER.md sections 3.3 and 6.3):
   ``Answer: X`` line off (PAPER.md section 6.4); pass ``stop`` explicitly to change that.
 * ``r1-distill``: DeepSeek-R1-Distill's own chat format, an alternative to ``qwen-boxed`` for
   R1-distilled models (the paper's code gives them ``qwen-boxed``; see configs/paper-math.yaml).
+* ``easyr1``: the visual models' prompt (Qwen2.5-VL-7B-Instruct and its EasyR1 GRPO model).
+  PAPER.md 3.3 quotes it only in part: a system prompt "You are Qwen, created by Alibaba Cloud
+  … <think> … \\boxed{}" plus the image. The gaps are filled with Qwen2.5's default system
+  sentence and EasyR1's published system prompt of its Geometry3K GRPO recipe (the one the paper
+  names); check the text against the paper's appendix figure before a paper-scale run (editing
+  it changes the run hash). The image marker (``analysis.images``) starts the question, so the
+  image comes first in the user turn; stop strings are the always-on ones only.
 * ``plain``: the bare question, with the evaluator's always-on stop strings.
 
 Other task families (the toy world) add their own with ``register_template``.
@@ -105,6 +112,12 @@ _DAPO_USER = (
     'Remember to put your answer on its own line after "Answer:".'
 )
 
+_EASYR1_SYSTEM = (
+    "You are Qwen, created by Alibaba Cloud. You are a helpful assistant. "
+    "You FIRST think about the reasoning process as an internal monologue and then provide the final answer. "
+    "The reasoning process MUST BE enclosed within <think> </think> tags. The final answer MUST BE put in \\boxed{}."
+)
+
 BUILTIN_TEMPLATES: tuple[PromptTemplate, ...] = (
     PromptTemplate(
         name="qwen-boxed",
@@ -159,6 +172,18 @@ BUILTIN_TEMPLATES: tuple[PromptTemplate, ...] = (
         source="DeepSeek-R1-Distill's own chat format (model card: no system prompt, the boxed instruction in the "
         "user turn, the answer forced to open with '<think>\\n'); the tokenizer adds the BOS. Without the "
         "qwen-boxed 'user'/'assistant' stop strings, so long reasoning that says 'user' is not cut off",
+    ),
+    PromptTemplate(
+        name="easyr1",
+        raw=(
+            f"<|im_start|>system\n{_EASYR1_SYSTEM}<|im_end|>\n"
+            "<|im_start|>user\n{question}<|im_end|>\n<|im_start|>assistant\n"
+        ),
+        system=_EASYR1_SYSTEM,
+        user="{question}",
+        stop=BASE_STOP,
+        source="EasyR1 visual prompt (PAPER.md 3.3, quoted in part; gaps filled from Qwen2.5's default system "
+        "sentence and EasyR1's Geometry3K GRPO system prompt); the image first in the user turn",
     ),
     PromptTemplate(
         name="plain",

@@ -15,6 +15,13 @@ generated tokens up to and including the one that ended the sample.
 
 The model's own ``generation_config.json`` sampling defaults (repetition penalty, top-k, ...)
 are ignored, as with vLLM's ``generation_config="vllm"``: only the run's parameters apply.
+
+Images (``analysis.images``): a model of the Qwen2-VL family (``config.json`` model_type
+``qwen2_vl`` or ``qwen2_5_vl``) loads as an image-text-to-text model with its image processor.
+A prompt with image markers has each marker replaced by the family's placeholder, each image's
+token expanded to the image's patch count, and is tokenized as vLLM tokenizes a text prompt;
+its rows get the images' pixel values. Text-only prompts keep the run's token ids. A text-only
+model refuses prompts with images.
 """
 
 from __future__ import annotations
@@ -24,7 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from transformers import (
+    AutoConfig,
+    AutoImageProcessor,
     AutoModelForCausalLM,
+    AutoModelForImageTextToText,
     GenerationConfig,
     LogitsProcessor,
     LogitsProcessorList,
@@ -32,6 +42,16 @@ from transformers import (
     StoppingCriteriaList,
 )
 
+from analysis.images import (
+    IMAGE_TOKEN,
+    PLACEHOLDERS,
+    ImageError,
+    expand_image_tokens,
+    has_images,
+    image_token_counts,
+    load_image,
+    replace_markers,
+)
 from analysis.sampling.tokens import eos_ids, load_tokenizer
 from analysis.sampling.types import Completion, GenParams, ProgressFn, Request
 
@@ -98,16 +118,36 @@ class _StopStrings(StoppingCriteria):
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
+class _Vision:
+    """A vision-language model's image side: its image processor and placeholder."""
+
+    def __init__(self, image_processor: Any, model_type: str):
+        self.processor = image_processor
+        self.placeholder = PLACEHOLDERS[model_type]
+        self.image_token = IMAGE_TOKEN[model_type]
+
+    def encode(self, tokenizer: Any, prompt: str) -> tuple[list[int], torch.Tensor, torch.Tensor]:
+        """Token ids of a prompt with images (image tokens expanded), pixel values, patch grids."""
+        text, refs = replace_markers(prompt, self.placeholder)
+        features = self.processor(images=[load_image(r) for r in refs], return_tensors="pt")
+        grids = features["image_grid_thw"]
+        text = expand_image_tokens(text, image_token_counts(grids, self.processor.merge_size), self.image_token)
+        return list(tokenizer(text)["input_ids"]), features["pixel_values"], grids
+
+
 class HFBackend:
-    """A transformers causal LM held in memory."""
+    """A transformers causal LM (or a Qwen2-VL-family image-text model) held in memory."""
 
     name = "hf"
 
-    def __init__(self, model: Any, tokenizer: Any, device: str, engine_key: dict[str, Any]):
+    def __init__(
+        self, model: Any, tokenizer: Any, device: str, engine_key: dict[str, Any], vision: _Vision | None = None
+    ):
         self.model = model
         self.tokenizer = tokenizer
         self.device = torch.device(device)
         self.engine_key = engine_key
+        self.vision = vision
         self.eos = eos_ids(tokenizer, model.generation_config.eos_token_id)
         if tokenizer.pad_token_id is not None:
             self.pad_id = int(tokenizer.pad_token_id)
@@ -130,9 +170,16 @@ class HFBackend:
             torch.set_num_threads(config.num_threads or 1)
         dtype = getattr(torch, resolved_dtype(config, device))
         tokenizer = load_tokenizer(model_ref, tok_ref)
-        model = AutoModelForCausalLM.from_pretrained(model_ref.ref, revision=model_ref.revision, dtype=dtype)
+        model_type = AutoConfig.from_pretrained(model_ref.ref, revision=model_ref.revision).model_type
+        vision = None
+        if model_type in PLACEHOLDERS:
+            model = AutoModelForImageTextToText.from_pretrained(model_ref.ref, revision=model_ref.revision, dtype=dtype)
+            image_processor = AutoImageProcessor.from_pretrained(model_ref.ref, revision=model_ref.revision)
+            vision = _Vision(image_processor, model_type)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(model_ref.ref, revision=model_ref.revision, dtype=dtype)
         model.to(device).eval()
-        return cls(model, tokenizer, device, engine_key)
+        return cls(model, tokenizer, device, engine_key, vision)
 
     def close(self) -> None:
         self.model = None
@@ -149,13 +196,32 @@ class HFBackend:
     ) -> list[list[Completion]]:
         rows: list[list[int]] = []
         groups: list[tuple[int, int, int]] = []
+        pixels: list[torch.Tensor] = []
+        grids: list[torch.Tensor] = []
         for request in requests:
-            ids = self._encode(request)
+            if has_images(request.prompt):
+                if self.vision is None:
+                    msg = (
+                        f"the prompt holds images, but {self.tokenizer.name_or_path!r} is loaded as a text-only model "
+                        "(the hf backend gives images to the Qwen2-VL family)"
+                    )
+                    raise ImageError(msg)
+                ids, pixel_values, grid = self.vision.encode(self.tokenizer, request.prompt)
+                pixels.extend([pixel_values] * request.n)
+                grids.extend([grid] * request.n)
+            else:
+                ids = self._encode(request)
             if not ids:
                 msg = f"empty prompt (request seed {request.seed})"
                 raise ValueError(msg)
             groups.append((len(rows), len(rows) + request.n, request.seed))
             rows.extend([ids] * request.n)
+        images: dict[str, torch.Tensor] = {}
+        if pixels:  # one copy of a request's images per row, in row order (the order of the image tokens)
+            images = {
+                "pixel_values": torch.cat(pixels).to(self.device, self.model.dtype),
+                "image_grid_thw": torch.cat(grids).to(self.device),
+            }
         width = max(len(r) for r in rows)
         input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(rows), width), dtype=torch.long)
@@ -180,6 +246,7 @@ class HFBackend:
                 generation_config=generation_config,
                 logits_processor=LogitsProcessorList([sampler]),
                 stopping_criteria=StoppingCriteriaList([stopper] if stopper else []),
+                **images,
             )
         generated = out[:, width:].tolist()
         done_at = stopper.done_at if stopper else {}

