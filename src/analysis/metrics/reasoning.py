@@ -16,7 +16,8 @@ Where the validity comes from:
   solves in at most 2% of its samples (the paper's §3.1 checked these by hand), and
   :func:`judge_queue` lists their correct samples. Verdicts are stored in the :data:`VERDICTS` schema
   and merged back with :func:`apply_verdicts`; an unjudged correct sample on a judged problem counts
-  as unverified, i.e. not valid (never silently valid).
+  as unverified, i.e. not valid (never silently valid). ``analysis.judge`` asks the judge and stores
+  each verdict with the judge's identity and prompt hash (``analysis.judge.JUDGE_VERDICTS``).
 """
 
 from __future__ import annotations

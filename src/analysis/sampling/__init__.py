@@ -10,7 +10,9 @@
 
 The same from a shell: ``python -m analysis.sampling --help``. The run folder layout is in
 ``analysis.sampling.storage``; what goes into the run hash in ``analysis.sampling.identity``;
-chunking and seeds in ``analysis.sampling.plan``.
+chunking and seeds in ``analysis.sampling.plan``. More samples for chosen problems of a finished
+run (a top-up, its own run; indices continue): ``topup(run_dir, {problem_id: extra})``, see
+``analysis.sampling.top_up``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ _EXPORTS = {
     "load_prompts": "analysis.sampling.storage",
     "load_samples": "analysis.sampling.storage",
     "read_run_config": "analysis.sampling.storage",
+    "topup": "analysis.sampling.top_up",
+    "topup_lineage": "analysis.sampling.top_up",
 }
 
 __all__ = [
@@ -54,6 +58,8 @@ __all__ = [
     "run_path",
     "run_sampling",
     "run_summary",
+    "topup",
+    "topup_lineage",
 ]
 
 if TYPE_CHECKING:
@@ -63,6 +69,7 @@ if TYPE_CHECKING:
     from analysis.sampling.plan import request_seed
     from analysis.sampling.runner import prepare_run, run_path, run_sampling, run_summary
     from analysis.sampling.storage import load_prompts, load_samples, read_run_config
+    from analysis.sampling.top_up import topup, topup_lineage
     from analysis.sampling.types import Backend, Completion, GenParams, Request
 
 

