@@ -53,7 +53,7 @@ from analysis.images import (
     replace_markers,
 )
 from analysis.sampling.tokens import eos_ids, load_tokenizer
-from analysis.sampling.types import Completion, GenParams, ProgressFn, Request
+from analysis.sampling.types import Completion, GenParams, ProgressFn, Request, hf_kv_cache
 
 if TYPE_CHECKING:
     from analysis.sampling.config import SamplingConfig
@@ -232,6 +232,7 @@ class HFBackend:
         sampler = _SeededSampler(groups, params.temperature, params.top_p, self.device)
         stopper = _StopStrings(self.tokenizer, params.stop, width) if params.stop else None
         generation_config = GenerationConfig(
+            cache_implementation="static" if hf_kv_cache(str(self.device)) == "static" else None,
             max_new_tokens=params.max_tokens,
             do_sample=False,
             num_beams=1,
