@@ -8,6 +8,11 @@
     fresh = load_samples(child)                      # the top-up's own samples
     pooled = load_samples(topup_lineage(child))      # pilot + every top-up, indices continuing
 
+From a shell (``analysis.sampling.__main__``; plan files: ``analysis.topup_plan``)::
+
+    python -m analysis.sampling plan-topup RUN_DIR --grades GRADES.parquet --k 256 --out plan.csv
+    python -m analysis.sampling topup RUN_DIR --extra plan.csv --at-least 256 [--out-root DIR]
+
 Design:
 
 * A top-up is a run folder of its own (``<out_root>/<hash>/``, next to its parent by default),
@@ -275,6 +280,9 @@ def topup(
         covered = covered_chunks(run_dir, chunks)
         todo = [run for part in parts for run in missing_runs(part, covered)]
         new = sum(c.count for run in todo for c in run)
+        if progress and new < sum(extras.values()):
+            done = sum(extras.values()) - new
+            sys.stderr.write(f"top-up {tspec.run_hash}: resuming, {done} of {done + new} samples already written\n")
         sampling_s = sample_chunks(tspec, run_dir, todo, params, prompt_by_id, backend, progress, new) if todo else 0.0
         summary = _summary(run_dir, tspec, record["run_hash"], extras, first_index, new, started, sampling_s)
         mark_complete(run_dir, summary)
