@@ -148,7 +148,8 @@ def test_paper_math_passes_with_local_standins(paper_result, benchmarks_dir):
         assert row["samples"] == per_model
         assert row["positions"] == POSITIONS[name]
     assert models["qwen2.5-math-7b"]["max_model_len"] == 4096
-    assert models["qwen2.5-math-7b"]["max_tokens"] == 2560
+    assert models["qwen2.5-math-7b"]["max_tokens"] == 4096
+    assert [name for name, row in models.items() if row["fit_to_context"]] == ["qwen2.5-math-7b", "oat-zero-7b"]
     assert models["qwen2.5-7b"]["max_model_len"] == 32768
     # estimated tokens: the role's mean, capped at max_tokens; the distilled model writes longer
     assert models["qwen2.5-7b"]["est_tokens_M"] == round(per_model * 700 / 1e6, 3)
@@ -165,12 +166,23 @@ def test_paper_math_passes_with_local_standins(paper_result, benchmarks_dir):
     assert len(longest) == 5 * 6
     olympiad = longest[("qwen2.5-math-7b", "olympiadbench")]
     assert olympiad["counted_by"] == "tokenizer"
-    assert olympiad["headroom"] == 4096 - 2560 - olympiad["longest_prompt"] >= 0
     assert olympiad["longest_prompt"] == max(r["longest_prompt"] for r in result.prompts)
+    # fit_to_context: every sample is capped at 4096 - its prompt, so the headroom over
+    # max_tokens = 4096 is minus the prompt, and the preflight says what the cap is instead of failing
+    assert olympiad["fit_to_context"]
+    assert olympiad["headroom"] == -olympiad["longest_prompt"]
+    assert not longest[("qwen2.5-7b", "olympiadbench")]["fit_to_context"]
+    left = 4096 - olympiad["longest_prompt"]
+    assert 2000 < left < 4096
+    notes = {name: n for n in result.notes for name in POSITIONS if f"model '{name}'" in n}
+    assert sorted(notes) == ["oat-zero-7b", "qwen2.5-math-7b"]
+    assert "at most min(max_tokens=4096, max_model_len=4096 - its prompt tokens)" in notes["qwen2.5-math-7b"]
+    assert f"{olympiad['longest_prompt']} tokens) leaves {left}" in notes["qwen2.5-math-7b"]
+    assert f"note: {notes['oat-zero-7b']}" in result.report()
 
 
 def test_a_4096_position_model_with_16384_new_tokens_fails_naming_model_and_field(standins, benchmarks_dir):
-    changes = {"qwen2.5-math-7b": {"max_model_len": None, "max_tokens": 16384}}
+    changes = {"qwen2.5-math-7b": {"max_model_len": None, "max_tokens": 16384, "fit_to_context": None}}
     data = paper_config(standins, benchmarks_dir, ("qwen2.5-math-7b", "r1-distill-qwen-7b"), **changes)
     del data["sampling"]["max_model_len"]  # every model's context: what its config allows
     result = preflight(parse_config(data))
@@ -181,6 +193,45 @@ def test_a_4096_position_model_with_16384_new_tokens_fails_naming_model_and_fiel
     assert "max_tokens=16384" in errors[0]
     assert "config.json max_position_embeddings=4096" in errors[0]
     assert "models[qwen2.5-math-7b].max_tokens" in errors[0]
+    assert "models[qwen2.5-math-7b].fit_to_context" in errors[0]
+    assert result.notes == []
+
+
+def test_fit_to_context_caps_instead_of_failing(standins, benchmarks_dir):
+    """The same 4,096-position model and 16,384 max_tokens with the opt-in: the cap applies."""
+    changes = {"qwen2.5-math-7b": {"max_model_len": None, "max_tokens": 16384, "fit_to_context": True}}
+    data = paper_config(standins, benchmarks_dir, ("qwen2.5-math-7b",), **changes)
+    del data["sampling"]["max_model_len"]
+    result = preflight(parse_config(data))
+    assert result.ok, result.report()
+    row = result.models.row(0, named=True)
+    assert (row["max_model_len"], row["max_tokens"], row["fit_to_context"]) == (4096, 16384, True)
+    (note,) = result.notes
+    longest = max(r["longest_prompt"] for r in result.prompts)
+    assert "min(max_tokens=16384, max_model_len=4096 - its prompt tokens)" in note
+    assert note.endswith(f", {longest} tokens) leaves {4096 - longest}")
+
+
+def test_fit_to_context_still_refuses_a_context_above_the_positions(standins, benchmarks_dir):
+    changes = {"qwen2.5-math-7b": {"max_model_len": 8192, "max_tokens": 16384, "fit_to_context": True}}
+    data = paper_config(standins, benchmarks_dir, ("qwen2.5-math-7b",), **changes)
+    errors = preflight(parse_config(data)).errors
+    assert len(errors) == 1, errors
+    assert "model 'qwen2.5-math-7b'" in errors[0]
+    assert "max_model_len=8192 exceeds the 4096 positions" in errors[0]
+
+
+def test_fit_to_context_refuses_a_prompt_that_leaves_no_room(standins, benchmarks_dir):
+    changes = {"qwen2.5-math-7b": {"max_model_len": 64, "max_tokens": 16, "fit_to_context": True}}
+    data = paper_config(standins, benchmarks_dir, ("qwen2.5-math-7b",), **changes)
+    result = preflight(parse_config(data))
+    longest = {r["benchmark"]: r["longest_prompt"] for r in result.prompts}
+    assert min(longest.values()) >= 64  # both benchmarks' longest prompts exceed a 64-token context
+    assert len(result.errors) == 2, result.errors
+    for bench, error in zip(("olympiadbench", "aime24"), result.errors, strict=True):
+        assert error.startswith("model 'qwen2.5-math-7b'")
+        assert f"the longest {bench} prompt ({longest[bench]} tokens" in error
+        assert "leaves no room for a generated token in max_model_len=64 (fit_to_context)" in error
 
 
 def test_an_explicit_max_model_len_above_the_positions_fails(standins, benchmarks_dir):
@@ -278,11 +329,19 @@ def test_unpinned_revisions_warn():
 
 def test_per_model_limits_are_validated():
     data = copy.deepcopy(PAPER)
-    data["models"][2]["max_tokens"] = 4096
+    del data["models"][2]["fit_to_context"]  # without the opt-in, max_tokens must leave room for a prompt
     with pytest.raises(ConfigError, match=r"'qwen2\.5-math-7b': max_model_len=4096 leaves no room"):
         parse_config(data)
+    data["sampling"]["fit_to_context"] = True  # the study-wide default applies where a model sets none
+    assert parse_config(data).fit_to_context_for(parse_config(data).models[2])
     cfg = parse_config(PAPER)
-    assert [cfg.max_tokens_for(m) for m in cfg.models] == [16384, 16384, 2560, 2560, 16384]
+    assert [cfg.max_tokens_for(m) for m in cfg.models] == [16384, 16384, 4096, 4096, 16384]
+    assert [cfg.fit_to_context_for(m) for m in cfg.models] == [False, False, True, True, False]
+    data = copy.deepcopy(PAPER)
+    data["sampling"]["backend"] = "openai"
+    data["sampling"]["api_base"] = "http://127.0.0.1:8000/v1"
+    with pytest.raises(ConfigError, match=r"'qwen2\.5-math-7b': fit_to_context works with the hf and vllm"):
+        parse_config(data)
 
 
 def test_cli_exit_status_and_report(standins, benchmarks_dir, tmp_path, capsys):
@@ -293,7 +352,7 @@ def test_cli_exit_status_and_report(standins, benchmarks_dir, tmp_path, capsys):
     for part in ("Per model:", "Benchmark files:", "GPU-hours", "qwen2.5-math-7b"):
         assert part in out
     bad = tmp_path / "bad.yaml"
-    changes = {"oat-zero-7b": {"max_model_len": None, "max_tokens": 16384}}
+    changes = {"oat-zero-7b": {"max_model_len": None, "max_tokens": 16384, "fit_to_context": None}}
     bad.write_text(yaml.safe_dump(paper_config(standins, benchmarks_dir, ("oat-zero-7b",), **changes)))
     assert main([str(bad)]) == 1
     out = capsys.readouterr().out

@@ -32,6 +32,7 @@ from analysis.sampling import (
     read_run_config,
     request_seed,
     run_sampling,
+    run_summary,
 )
 from analysis.sampling.storage import PART_SCHEMA
 
@@ -75,13 +76,22 @@ def configs(model: Path) -> dict[str, SamplingConfig]:
     }
 
 
-def problems_table() -> pl.DataFrame:
-    questions = ["Q:123+456=", "Q:7+8=", "Q:999+1=", "Q:314+159="]
+def problems_table(questions: tuple[str, ...] = ("Q:123+456=", "Q:7+8=", "Q:999+1=", "Q:314+159=")) -> pl.DataFrame:
     rows = [("toy", f"toy/{i}", i, q, ["0"], None, "{}") for i, q in enumerate(questions)]
     return pl.DataFrame(rows, schema=schemas.PROBLEMS, orient="row")
 
 
-REPORT_KEYS = ("engine_start_s", "sampled", "greedy", "rerun", "capped")
+# fit_to_context: prompts of 10, 110 and 120 tokens in max_model_len 128 with max_tokens 24, which
+# the run refuses without the opt-in; with it, each problem's samples are capped at 24, 18 and 8
+FIT_QUESTIONS = ("Q:123+456=", "Q:" + "1234567890" * 10 + "7777+88=", "Q:" + "9876543210" * 11 + "7777+88=")
+
+
+def fitted_config(model: Path) -> SamplingConfig:
+    greedy = configs(model)["greedy"]
+    return SamplingConfig.model_validate({**greedy.model_dump(), "fit_to_context": True})
+
+
+REPORT_KEYS = ("engine_start_s", "sampled", "greedy", "fitted", "rerun", "capped")
 CAP_PROMPTS = (110, 120, 20)  # prompt tokens of the context-limit requests (max_model_len 128)
 
 
@@ -106,6 +116,10 @@ def script(work: Path) -> None:
         "seconds": time.perf_counter() - t,
     }
     report["capped"] = _capped(backend)
+    before = [backend.capped_requests, backend.capped_samples]
+    fitted = run_sampling(fitted_config(model), work / "runs", problems=problems_table(FIT_QUESTIONS), backend=backend)
+    after = [backend.capped_requests, backend.capped_samples]
+    report["fitted"] = {"dir": str(fitted), "capped": [a - b for a, b in zip(after, before, strict=True)]}
     # the report and its marker before the engine shuts down (analysis.childproc): the parent
     # judges this child by them, not by its exit status
     childproc.write_json_output(report, work / "report.json", rows=len(REPORT_KEYS))
@@ -199,6 +213,30 @@ def test_vllm_caps_max_tokens_per_request_to_the_context(offline):
         assert all(f == "length" for n, f in zip(n_tokens, finish, strict=True) if n == limit)
     assert capped["capped"] == [2, 8]  # two requests of four samples each
     assert "has 128 tokens, which leaves no room for a generated token in max_model_len=128" in capped["too_long"]
+
+
+def test_vllm_fit_to_context_caps_each_problem_and_agrees_with_hf(offline, work, tmp_path):
+    run_dir = Path(offline["fitted"]["dir"])
+    assert read_run_config(run_dir)["identity"]["fit_to_context"] is True
+    assert offline["fitted"]["capped"] == [2, 4]  # the engine capped two problems' requests of two samples
+    assert load_prompts(run_dir)["n_prompt_tokens"].to_list() == [10, 110, 120]
+    limits = {f"toy/{i}": min(MAX_TOKENS, 128 - len(q)) for i, q in enumerate(FIT_QUESTIONS)}
+    assert list(limits.values()) == [24, 18, 8]
+    samples = table(run_dir)
+    assert samples.height == 3 * 2
+    for pid, n, finish in samples.select("problem_id", "n_tokens", "finish_reason").iter_rows():
+        assert n <= limits[pid]
+        assert finish != "length" or n == limits[pid]  # cut at its own cap, never earlier
+    cut = samples.filter((pl.col("finish_reason") == "length") & (pl.col("n_tokens") < MAX_TOKENS)).height
+    summary = run_summary(run_dir)
+    assert (summary["context_capped_samples"], summary["context_cut_samples"]) == (4, cut)
+    assert cut > 0
+    hf = SamplingConfig.model_validate({**fitted_config(work / "tiny").model_dump(), "backend": "hf"})
+    hf_run = run_sampling(hf, tmp_path, problems=problems_table(FIT_QUESTIONS), progress=False)
+    hf_samples = table(hf_run)
+    for column in ("text", "n_tokens", "finish_reason"):
+        assert samples[column].to_list() == hf_samples[column].to_list()
+    assert run_summary(hf_run)["context_cut_samples"] == cut
 
 
 def test_vllm_greedy_agrees_with_hf_greedy(offline, work, tmp_path):

@@ -53,6 +53,9 @@ class ModelEntry(_Strict):
     # those are unset, what the model's own config.json allows; see analysis.preflight).
     max_model_len: Annotated[int, Field(gt=0)] | None = Field(None, description="prompt + completion tokens")
     max_tokens: Annotated[int, Field(gt=0)] | None = Field(None, description="new tokens per sample at most")
+    fit_to_context: bool | None = Field(
+        None, description="cap each sample at max_model_len - its prompt tokens (default: sampling.fit_to_context)"
+    )
 
     @property
     def is_toyworld(self) -> bool:
@@ -204,11 +207,14 @@ class StudyConfig(_Strict):
                 msg = f"model {m.name!r}: base {m.base!r} is not a model of role 'base' in this study"
                 raise ValueError(msg)
             limit = self.max_model_len_for(m)
-            if limit is not None and limit <= self.max_tokens_for(m):
+            if limit is not None and limit <= self.max_tokens_for(m) and not self.fit_to_context_for(m):
                 msg = (
                     f"model {m.name!r}: max_model_len={limit} leaves no room for a prompt "
-                    f"with max_tokens={self.max_tokens_for(m)}"
+                    f"with max_tokens={self.max_tokens_for(m)} (or set fit_to_context)"
                 )
+                raise ValueError(msg)
+            if self.fit_to_context_for(m) and self.sampling.backend == "openai":
+                msg = f"model {m.name!r}: fit_to_context works with the hf and vllm backends, not openai"
                 raise ValueError(msg)
         if any(m.is_toyworld for m in self.models) and self.toyworld is None:
             msg = "models with a 'toyworld:' path need the 'toyworld' training config"
@@ -255,6 +261,10 @@ class StudyConfig(_Strict):
     def max_model_len_for(self, model: ModelEntry) -> int | None:
         """``model``'s own ``max_model_len`` or ``sampling.max_model_len``; ``None``: the model's config decides."""
         return model.max_model_len or self.sampling.max_model_len
+
+    def fit_to_context_for(self, model: ModelEntry) -> bool:
+        """Whether ``model``'s samples are capped at max_model_len - their prompt (its own setting or the study's)."""
+        return self.sampling.fit_to_context if model.fit_to_context is None else model.fit_to_context
 
     def pairs(self) -> list[tuple[str, str]]:
         """(base, other) for every rl/distill/other model that names its base."""

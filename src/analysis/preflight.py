@@ -9,11 +9,14 @@ renders every prompt the study will send, and checks each benchmark file. It ret
   the positions the model was trained for (``max_position_embeddings``, times the rope-scaling
   factor where the config declares one, as vLLM derives it; vLLM refuses a longer
   ``max_model_len`` and forcing it generates past trained positions); the longest prompt plus
-  ``max_tokens`` above the context (``max_model_len``); a benchmark file whose SHA-256 differs
-  from its pin;
+  ``max_tokens`` above the context (``max_model_len``), unless the model opts in to
+  ``fit_to_context`` (then each sample is capped at ``max_model_len`` minus its prompt, and only a
+  prompt that leaves no room for one generated token is an error); a benchmark file whose SHA-256
+  differs from its pin;
 * warnings: a hub revision that is not a pinned commit, a tokenizer that could not be loaded
   (prompt lengths are then bounded by their UTF-8 byte count), a benchmark read from the hub or
   from a file other than the paper's;
+* notes: how a ``fit_to_context`` model's samples are capped;
 * a table per model (jobs, samples, estimated generated tokens, disk for the samples, GPU-hours)
   and the benchmark files with their hashes.
 
@@ -95,6 +98,7 @@ class Preflight:
 
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     models: pl.DataFrame | None = None
     benchmarks: pl.DataFrame | None = None
     prompts: list[dict[str, Any]] = field(default_factory=list)  # longest prompt per model x benchmark
@@ -114,6 +118,7 @@ class Preflight:
             tbl_formatting="MARKDOWN",
         ):
             lines = [f"ERROR: {e}" for e in self.errors] + [f"warning: {w}" for w in self.warnings]
+            lines += [f"note: {n}" for n in self.notes]
             if self.models is not None:
                 lines += ["", "Per model:", str(self.models)]
             if self.prompts:
@@ -290,6 +295,8 @@ def _check_model(
     except Exception as e:
         tokenizer = None
         result.warnings.append(f"{where}: tokenizer not loaded ({e}); prompt lengths bounded by UTF-8 bytes")
+    fit = cfg.fit_to_context_for(m)
+    fewest: list[tuple[int, int, str, str]] = []  # (new tokens left, prompt tokens, benchmark, problem id)
     for bench, probs in problems.items():
         if probs.height == 0:
             continue
@@ -304,15 +311,30 @@ def _check_model(
                 "max_tokens": max_tokens,
                 "max_model_len": max_len,
                 "headroom": max_len - n_prompt - max_tokens,
+                "fit_to_context": fit,
             }
         )
-        if n_prompt + max_tokens > max_len:
+        fewest.append((min(max_tokens, max_len - n_prompt), n_prompt, bench, pid))
+        if fit and n_prompt >= max_len:
+            result.errors.append(
+                f"{where}: the longest {bench} prompt ({n_prompt} tokens, {pid}) leaves no room for a generated "
+                f"token in max_model_len={max_len} (fit_to_context); raise models[{m.name}].max_model_len (up to the "
+                f"model's {ctx.positions} positions)"
+            )
+        elif not fit and n_prompt + max_tokens > max_len:
             result.errors.append(
                 f"{where}: max_tokens={max_tokens} plus the longest {bench} prompt ({n_prompt} tokens, {pid}) is "
                 f"{n_prompt + max_tokens}, more than max_model_len={max_len} (model positions {ctx.positions}: "
                 f"config.json {ctx.field}={ctx.declared}{scale}); lower models[{m.name}].max_tokens to at most "
-                f"{max_len - n_prompt}"
+                f"{max_len - n_prompt}, or opt in to models[{m.name}].fit_to_context"
             )
+    if fit and fewest:
+        left, n_prompt, bench, pid = min(fewest)
+        result.notes.append(
+            f"{where}: fit_to_context: each sample generates at most min(max_tokens={max_tokens}, "
+            f"max_model_len={max_len} - its prompt tokens), as vLLM stops at the context's end; the longest prompt "
+            f"({bench} {pid}, {n_prompt} tokens) leaves {left}"
+        )
     return max_len, ctx
 
 
@@ -355,6 +377,7 @@ def preflight(
                 "positions": ctx.positions if ctx else None,
                 "max_model_len": max_len,
                 "max_tokens": max_tokens,
+                "fit_to_context": cfg.fit_to_context_for(m),
                 "params_B": round(params_b, 2) if params_b is not None else None,
                 "jobs": len(mine),
                 "samples": samples,

@@ -94,6 +94,7 @@ def sampling_config(study: Study, key: str) -> Any:
         | {
             "chunk_size": min(s.chunk_size, job.n),
             "max_model_len": _max_model_len(study, model, resolved),
+            "fit_to_context": study.config.fit_to_context_for(model),
         },
         model=resolved["path"],
         revision=resolved["revision"],
@@ -113,9 +114,10 @@ def sampling_config(study: Study, key: str) -> Any:
 
 
 def _max_model_len(study: Study, model: Any, resolved: dict[str, Any]) -> int | None:
-    """The model's own or the study's ``max_model_len``; vLLM without either: the model's trained positions."""
+    """The model's own or the study's ``max_model_len``; vLLM or ``fit_to_context`` without either: the
+    model's trained positions."""
     explicit = study.config.max_model_len_for(model)
-    if explicit is not None or study.config.sampling.backend != "vllm":
+    if explicit is not None or (study.config.sampling.backend != "vllm" and not study.config.fit_to_context_for(model)):
         return explicit
     from analysis.preflight import model_context, read_model_config
 

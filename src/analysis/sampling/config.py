@@ -9,6 +9,13 @@ Samples per problem: ``n`` for each seed in ``seeds``, so a problem gets ``n * l
 samples (the paper pools seeds: 4 seeds x 32 = 128). Each seed's ``n`` samples are requested in
 chunks of at most ``chunk_size`` (one vLLM request of n = 1024 is known to stall the engine);
 every chunk has its own seed derived from (run seed, problem id, chunk index).
+
+Context limit: by default every prompt plus ``max_tokens`` must fit in ``max_model_len`` (the
+run refuses a prompt that does not). With ``fit_to_context`` (an explicit opt-in, part of the
+run's identity) each request generates at most ``min(max_tokens, max_model_len - its prompt
+tokens)`` instead, as vLLM does at the context's end: what the paper's code did for its
+4,096-position models (PAPER.md 6.5). Such samples end with finish reason ``length``; a prompt
+must still leave room for one generated token.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ class SamplingParams(BaseModel):
     max_model_len: int | None = Field(None, ge=1, description="prompt + completion tokens (required for vllm)")
     tensor_parallel_size: int = Field(1, ge=1)
     device: str = Field("auto", description="hf: 'auto', 'cpu', 'cuda' or 'cuda:N'")
+    fit_to_context: bool = Field(
+        False, description="cap each request at max_model_len - its prompt tokens instead of refusing long prompts"
+    )
 
     @field_validator("device")
     @classmethod
@@ -46,6 +56,16 @@ class SamplingParams(BaseModel):
             msg = f"device {value!r}: expected 'auto', 'cpu', 'cuda' or 'cuda:N'"
             raise ValueError(msg)
         return value
+
+    @model_validator(mode="after")
+    def _fit_backend(self) -> SamplingParams:
+        if self.fit_to_context and self.backend == "openai":
+            msg = (
+                "fit_to_context works with the hf and vllm backends; the openai backend sends max_tokens as given "
+                "(a vLLM server refuses a prompt plus max_tokens over its max_model_len)"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class SamplingConfig(SamplingParams):
@@ -121,10 +141,14 @@ class SamplingConfig(SamplingParams):
         if self.backend == "openai" and not self.base_url:
             msg = "the openai backend needs base_url (e.g. http://127.0.0.1:8000/v1)"
             raise ValueError(msg)
-        if self.max_model_len is not None and self.max_model_len <= self.max_tokens:
+        if self.fit_to_context and self.max_model_len is None:
+            msg = "fit_to_context caps each sample at max_model_len - its prompt tokens: set max_model_len"
+            raise ValueError(msg)
+        if self.max_model_len is not None and self.max_model_len <= self.max_tokens and not self.fit_to_context:
             msg = (
                 f"max_model_len={self.max_model_len} leaves no room for a prompt with max_tokens={self.max_tokens}; "
-                "it must be at least prompt + max_tokens"
+                "it must be at least prompt + max_tokens (or set fit_to_context to cap each sample at "
+                "max_model_len - its prompt tokens)"
             )
             raise ValueError(msg)
         if self.batch_size is not None and self.batch_size < min(self.chunk_size, self.n):

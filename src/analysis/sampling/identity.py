@@ -2,7 +2,8 @@
 
 The run hash is ``analysis.store.stable_hash`` of
 
-* the config fields that decide the samples (not where or how fast they are computed);
+* the config fields that decide the samples (not where or how fast they are computed;
+  ``fit_to_context`` only where it is set, so older runs keep their hashes);
 * a fingerprint of the model: hub ID + revision, or, for a local folder, a cheap content
   fingerprint (small files hashed whole; large weight files by size plus sampled blocks at the
   start, which holds a safetensors header, the middle and the end);
@@ -163,6 +164,8 @@ def identity_payload(
         "stop_token_ids": list(config.stop_token_ids),
         "tensor_parallel_size": config.tensor_parallel_size,
     }
+    if config.fit_to_context:  # only when set, so that the hashes of runs without it stay as they were
+        payload["fit_to_context"] = True
     if config.backend == "hf":
         # The hf backend is bitwise reproducible only with the same device type, dtype, batch
         # grouping and CPU thread count, so these are part of what a run is.

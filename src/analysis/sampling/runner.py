@@ -177,14 +177,33 @@ def render_prompts(spec: RunSpec, tokenizer: Any) -> tuple[pl.DataFrame, dict[st
             msg = "max_model_len is set but the run has no tokenizer to count prompt tokens; set `tokenizer`"
             raise SamplingError(msg)
         longest = frame.sort("n_prompt_tokens", descending=True).row(0, named=True)
-        need = longest["n_prompt_tokens"] + cfg.max_tokens
-        if need > cfg.max_model_len:
+        n_prompt, pid = longest["n_prompt_tokens"], longest["problem_id"]
+        need = n_prompt + cfg.max_tokens
+        if cfg.fit_to_context and n_prompt >= cfg.max_model_len:
             msg = (
-                f"max_model_len={cfg.max_model_len} is too small: problem {longest['problem_id']!r} has a "
-                f"{longest['n_prompt_tokens']}-token prompt, plus max_tokens={cfg.max_tokens} makes {need}"
+                f"problem {pid!r} has a {n_prompt}-token prompt, which leaves no room for a generated token in "
+                f"max_model_len={cfg.max_model_len} (fit_to_context caps each sample at max_model_len - its prompt "
+                "tokens); raise max_model_len (up to the model's positions) or leave the problem out"
+            )
+            raise SamplingError(msg)
+        if not cfg.fit_to_context and need > cfg.max_model_len:
+            msg = (
+                f"max_model_len={cfg.max_model_len} is too small: problem {pid!r} has a "
+                f"{n_prompt}-token prompt, plus max_tokens={cfg.max_tokens} makes {need} "
+                "(or set fit_to_context to cap each sample at max_model_len - its prompt tokens)"
             )
             raise SamplingError(msg)
     return frame, by_id
+
+
+def context_caps(prompts_table: pl.DataFrame, config: SamplingConfig) -> pl.DataFrame:
+    """``problem_id`` and ``cap`` of the problems whose prompt leaves fewer than ``max_tokens`` new
+    tokens in ``max_model_len`` (``fit_to_context``; none without it). From the prompts table's token
+    counts: exact for text; an image prompt is longer on the engine, so its cap is lower than shown."""
+    if not config.fit_to_context or config.max_model_len is None:
+        return pl.DataFrame(schema={"problem_id": pl.String, "cap": pl.Int64})
+    room = config.max_model_len - pl.col("n_prompt_tokens").cast(pl.Int64)
+    return prompts_table.filter(room < config.max_tokens).select("problem_id", room.alias("cap")).sort("problem_id")
 
 
 def gen_params(spec: RunSpec, tokenizer: Any) -> GenParams:
@@ -197,6 +216,7 @@ def gen_params(spec: RunSpec, tokenizer: Any) -> GenParams:
         max_tokens=cfg.max_tokens,
         stop=spec.stops,
         stop_token_ids=tuple(dict.fromkeys([*cfg.stop_token_ids, *special_stop_ids(tokenizer, spec.stops)])),
+        max_model_len=cfg.max_model_len if cfg.fit_to_context else None,
     )
 
 
@@ -221,6 +241,7 @@ def _summary(
         msg = f"{run_dir}: {table.height} samples ({unique} distinct), expected {expected}"
         raise SamplingError(msg)
     tokens = int(table["n_tokens"].sum() or 0)
+    capped = context_caps(pl.read_parquet(run_dir / PROMPTS_NAME), spec.config)
     return {
         "run_hash": spec.run_hash,
         "model": spec.model_name,
@@ -230,6 +251,12 @@ def _summary(
         "samples": table.height,
         "tokens": tokens,
         "truncated_share": float((table["finish_reason"] == "length").mean() or 0.0),
+        # fit_to_context: samples whose budget the context cut below max_tokens, and those of them
+        # that ran into the context's end (finish reason "length" before max_tokens)
+        "context_capped_samples": capped.height * spec.config.samples_per_problem,
+        "context_cut_samples": table.filter(
+            (pl.col("finish_reason") == "length") & (pl.col("n_tokens") < spec.config.max_tokens)
+        ).height,
         "parts": len(parts),
         "chunks": n_chunks,
         "new_samples": new_samples,
@@ -242,10 +269,12 @@ def _summary(
 
 def _summary_line(summary: dict[str, Any]) -> str:
     rate = summary["new_samples"] / summary["sampling_s"] if summary["sampling_s"] > 0 else 0.0
+    capped, cut = summary.get("context_capped_samples"), summary.get("context_cut_samples")
     return (
         f"sampling {summary['run_hash']} ({summary['model']} on {summary['benchmark']}, {summary['backend']}): "
         f"{summary['samples']} samples ({summary['new_samples']} new, {rate:.1f}/s while sampling), "
-        f"{summary['tokens']} tokens, truncated {summary['truncated_share']:.1%}, wall {summary['wall_s']:.1f} s\n"
+        f"{summary['tokens']} tokens, truncated {summary['truncated_share']:.1%}"
+        f"{f' ({cut} at the context end, of {capped} capped)' if capped else ''}, wall {summary['wall_s']:.1f} s\n"
     )
 
 
@@ -380,5 +409,6 @@ def sample_chunks(
 
 
 def run_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """The summary a finished run's completion marker holds."""
+    """The summary a finished run's completion marker holds (``context_capped_samples`` and
+    ``context_cut_samples``: see ``context_caps``; zero without ``fit_to_context``)."""
     return read_marker(run_dir)

@@ -55,13 +55,31 @@ def ending(finish_reason: str, stop_reason: object) -> tuple[str, str | None]:
 
 @dataclass(frozen=True, slots=True)
 class GenParams:
-    """Per-call sampling parameters."""
+    """Per-call sampling parameters. ``max_model_len`` (a run's ``fit_to_context``): each request
+    generates at most ``capped_max_tokens(its prompt tokens, max_tokens, max_model_len)``."""
 
     temperature: float
     top_p: float
     max_tokens: int
     stop: tuple[str, ...] = ()
     stop_token_ids: tuple[int, ...] = ()
+    max_model_len: int | None = None
+
+
+class ContextError(ValueError):
+    """A prompt that leaves no room in ``max_model_len`` for a single generated token."""
+
+
+def capped_max_tokens(prompt_tokens: int, max_tokens: int, max_model_len: int, what: str = "a prompt") -> int:
+    """New tokens a request may generate: ``max_tokens``, or what ``max_model_len`` leaves after its prompt."""
+    room = max_model_len - prompt_tokens
+    if room < 1:
+        msg = (
+            f"{what} has {prompt_tokens} tokens, which leaves no room for a generated token in "
+            f"max_model_len={max_model_len}; raise max_model_len (up to the model's positions) or shorten the prompt"
+        )
+        raise ContextError(msg)
+    return min(max_tokens, room)
 
 
 class Backend(Protocol):

@@ -13,6 +13,13 @@ Generation of a sequence ends at an end-of-sequence id (the tokenizer's, the mod
 (``finish_reason`` "stop"); ``max_tokens`` reached gives "length". ``n_tokens`` counts the
 generated tokens up to and including the one that ended the sample.
 
+Context limit (a run's ``fit_to_context``: ``GenParams.max_model_len`` set): each request
+generates at most ``max_model_len - its prompt tokens`` (``capped_max_tokens``), as vLLM does at
+the context's end. Rows of one call have different prompt lengths, so the call generates up to
+the largest cap, a stopping criterion finishes each row at its own cap, and each row is cut to
+its cap (finish reason ``length``). Like the vLLM backend, it counts the requests and samples it
+capped (``capped_requests``, ``capped_samples``).
+
 The model's own ``generation_config.json`` sampling defaults (repetition penalty, top-k, ...)
 are ignored, as with vLLM's ``generation_config="vllm"``: only the run's parameters apply.
 
@@ -53,7 +60,7 @@ from analysis.images import (
     replace_markers,
 )
 from analysis.sampling.tokens import eos_ids, load_tokenizer
-from analysis.sampling.types import Completion, GenParams, ProgressFn, Request, hf_kv_cache
+from analysis.sampling.types import Completion, GenParams, ProgressFn, Request, capped_max_tokens, hf_kv_cache
 
 if TYPE_CHECKING:
     from analysis.sampling.config import SamplingConfig
@@ -118,6 +125,17 @@ class _StopStrings(StoppingCriteria):
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
+class _RowCaps(StoppingCriteria):
+    """Ends each row once it has generated its own number of tokens."""
+
+    def __init__(self, caps: Sequence[int], prompt_len: int, device: torch.device):
+        self.caps = torch.tensor(list(caps), dtype=torch.long, device=device)
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        return (input_ids.shape[1] - self.prompt_len) >= self.caps
+
+
 class _Vision:
     """A vision-language model's image side: its image processor and placeholder."""
 
@@ -148,6 +166,8 @@ class HFBackend:
         self.device = torch.device(device)
         self.engine_key = engine_key
         self.vision = vision
+        self.capped_requests = 0
+        self.capped_samples = 0
         self.eos = eos_ids(tokenizer, model.generation_config.eos_token_id)
         if tokenizer.pad_token_id is not None:
             self.pad_id = int(tokenizer.pad_token_id)
@@ -216,6 +236,7 @@ class HFBackend:
                 raise ValueError(msg)
             groups.append((len(rows), len(rows) + request.n, request.seed))
             rows.extend([ids] * request.n)
+        caps = self._caps(requests, rows, groups, params)
         images: dict[str, torch.Tensor] = {}
         if pixels:  # one copy of a request's images per row, in row order (the order of the image tokens)
             images = {
@@ -231,9 +252,12 @@ class HFBackend:
         stop_ids = tuple(dict.fromkeys([*self.eos, *params.stop_token_ids]))
         sampler = _SeededSampler(groups, params.temperature, params.top_p, self.device)
         stopper = _StopStrings(self.tokenizer, params.stop, width) if params.stop else None
+        criteria: list[StoppingCriteria] = [stopper] if stopper else []
+        if len(set(caps)) > 1:
+            criteria.append(_RowCaps(caps, width, self.device))
         generation_config = GenerationConfig(
             cache_implementation="static" if hf_kv_cache(str(self.device)) == "static" else None,
-            max_new_tokens=params.max_tokens,
+            max_new_tokens=max(caps),
             do_sample=False,
             num_beams=1,
             use_cache=True,
@@ -246,18 +270,36 @@ class HFBackend:
                 attention_mask=attention.to(self.device),
                 generation_config=generation_config,
                 logits_processor=LogitsProcessorList([sampler]),
-                stopping_criteria=StoppingCriteriaList([stopper] if stopper else []),
+                stopping_criteria=StoppingCriteriaList(criteria),
                 **images,
             )
         generated = out[:, width:].tolist()
         done_at = stopper.done_at if stopper else {}
-        completions = [
-            self._finish(tokens, set(stop_ids), params, done_at.get(row)) for row, tokens in enumerate(generated)
-        ]
+        completions = []
+        for row, (tokens, cap) in enumerate(zip(generated, caps, strict=True)):
+            stopped_at = done_at.get(row)  # a row carried past its cap may show a stop string beyond it
+            stopped_at = stopped_at if stopped_at is not None and stopped_at <= cap else None
+            completions.append(self._finish(tokens[:cap], set(stop_ids), params, stopped_at))
         result = [completions[a:b] for a, b, _ in groups]
         if progress is not None:
             progress(len(completions), sum(c.n_tokens or 0 for c in completions))
         return result
+
+    def _caps(
+        self, requests: Sequence[Request], rows: list[list[int]], groups: list[tuple[int, int, int]], params: GenParams
+    ) -> list[int]:
+        """New tokens each row may generate: ``max_tokens``, or what ``params.max_model_len`` leaves."""
+        if params.max_model_len is None:
+            return [params.max_tokens] * len(rows)
+        caps: list[int] = []
+        for request, (a, b, _) in zip(requests, groups, strict=True):
+            what = f"the prompt of request seed {request.seed}"
+            cap = capped_max_tokens(len(rows[a]), params.max_tokens, params.max_model_len, what)
+            if cap < params.max_tokens:
+                self.capped_requests += 1
+                self.capped_samples += b - a
+            caps.extend([cap] * (b - a))
+        return caps
 
     def _decode(self, tokens: Sequence[int]) -> str:
         return self.tokenizer.decode(tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)

@@ -8,12 +8,16 @@ explicitly, and the checkpoint's ``generation_config.json`` sampling defaults ar
 (``generation_config="vllm"``) so that only the run's parameters apply, as with the vLLM
 version the paper used.
 
-Context limit, per request: where a prompt plus ``max_tokens`` exceeds ``max_model_len``, the
-request generates ``max_model_len - prompt tokens`` instead, as the paper's code did with its
-4,096-position models (vLLM stopped each sequence at the context's end). Such samples end with
-finish reason ``length`` at that count; the backend counts the requests and samples it capped
-(``capped_requests``, ``capped_samples``) and logs each capped call. A prompt that leaves no room
-for one generated token is an error naming the prompt's length and the limit.
+Context limit, per request: where a prompt plus ``max_tokens`` exceeds ``max_model_len`` (the
+engine's, or a smaller one the call's ``GenParams.max_model_len`` names), the request generates
+``max_model_len - prompt tokens`` instead, as the paper's code did with its 4,096-position models
+(vLLM stopped each sequence at the context's end; the paper's vLLM <= 0.6.3 stopped once prompt
+plus output exceeded ``max_model_len``, one token later than this cap and today's engine). A run
+gets here only with ``fit_to_context``; without it the runner refuses such prompts before any
+model is loaded. Such samples end with finish reason ``length`` at that count; the backend
+counts the requests and samples it capped (``capped_requests``, ``capped_samples``) and logs
+each capped call. A prompt that leaves no room for one generated token is an error
+(``ContextError``) naming the prompt's length and the limit.
 
 Images (``analysis.images``): a prompt with image markers goes to the engine as text with the
 model family's image placeholder and the images as ``multi_modal_data``. Its length for the
@@ -42,7 +46,15 @@ from analysis.images import (
     placeholder_for,
     replace_markers,
 )
-from analysis.sampling.types import Completion, GenParams, ProgressFn, Request, ending
+from analysis.sampling.types import (
+    Completion,
+    ContextError,
+    GenParams,
+    ProgressFn,
+    Request,
+    capped_max_tokens,
+    ending,
+)
 
 if TYPE_CHECKING:
     from analysis.sampling.config import SamplingConfig
@@ -50,21 +62,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-
-class ContextError(ValueError):
-    """A prompt that leaves no room in ``max_model_len`` for a single generated token."""
-
-
-def capped_max_tokens(prompt_tokens: int, max_tokens: int, max_model_len: int, what: str = "a prompt") -> int:
-    """New tokens a request may generate: ``max_tokens``, or what ``max_model_len`` leaves after its prompt."""
-    room = max_model_len - prompt_tokens
-    if room < 1:
-        msg = (
-            f"{what} has {prompt_tokens} tokens, which leaves no room for a generated token in "
-            f"max_model_len={max_model_len}; raise max_model_len (up to the model's positions) or shorten the prompt"
-        )
-        raise ContextError(msg)
-    return min(max_tokens, room)
+__all__ = ["ContextError", "VLLMBackend", "capped_max_tokens"]
 
 
 class VLLMBackend:
@@ -155,8 +153,9 @@ class VLLMBackend:
         from vllm import SamplingParams
 
         prepared = [self._prompt(r) for r in requests]
+        context = min(self.max_model_len, params.max_model_len or self.max_model_len)
         limits = [
-            capped_max_tokens(n, params.max_tokens, self.max_model_len, f"the prompt of request seed {r.seed}")
+            capped_max_tokens(n, params.max_tokens, context, f"the prompt of request seed {r.seed}")
             for r, (_, n) in zip(requests, prepared, strict=True)
         ]
         capped = [i for i, limit in enumerate(limits) if limit < params.max_tokens]
@@ -166,7 +165,7 @@ class VLLMBackend:
             logger.info(
                 "max_tokens=%d capped to fit max_model_len=%d for %d of %d requests (as low as %d new tokens)",
                 params.max_tokens,
-                self.max_model_len,
+                context,
                 len(capped),
                 len(requests),
                 min(limits),
