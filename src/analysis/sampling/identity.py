@@ -26,7 +26,6 @@ import polars as pl
 
 from analysis.prompts import PromptTemplate, stop_strings
 from analysis.sampling.config import SamplingConfig
-from analysis.sampling.types import hf_kv_cache
 from analysis.store import file_sha256, stable_hash
 
 FORMAT = "analysis.sampling/1"
@@ -174,7 +173,6 @@ def identity_payload(
         payload["dtype"] = resolved_dtype(config, device)
         payload["batch_size"] = config.effective_batch_size
         payload["num_threads"] = (config.num_threads or 1) if device == "cpu" else None
-        payload["kv_cache"] = hf_kv_cache(device)
     else:
         payload["dtype"] = config.dtype
     return payload

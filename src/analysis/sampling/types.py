@@ -97,11 +97,3 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release the model / connections."""
         ...
-
-
-def hf_kv_cache(device: str) -> str:
-    """The hf backend's KV cache: ``static`` (preallocated) on the CPU, where growing the cache by
-    concatenation every step took about 70% of a tiny model's decoding time (3x slower), and
-    ``dynamic`` on GPUs, where memory for the longest possible sample is not reserved up front.
-    The two agree up to float rounding, so the choice is part of a run's identity."""
-    return "static" if device.split(":")[0] == "cpu" else "dynamic"

@@ -60,7 +60,7 @@ from analysis.images import (
     replace_markers,
 )
 from analysis.sampling.tokens import eos_ids, load_tokenizer
-from analysis.sampling.types import Completion, GenParams, ProgressFn, Request, capped_max_tokens, hf_kv_cache
+from analysis.sampling.types import Completion, GenParams, ProgressFn, Request, capped_max_tokens
 
 if TYPE_CHECKING:
     from analysis.sampling.config import SamplingConfig
@@ -256,7 +256,6 @@ class HFBackend:
         if len(set(caps)) > 1:
             criteria.append(_RowCaps(caps, width, self.device))
         generation_config = GenerationConfig(
-            cache_implementation="static" if hf_kv_cache(str(self.device)) == "static" else None,
             max_new_tokens=max(caps),
             do_sample=False,
             num_beams=1,
