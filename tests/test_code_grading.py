@@ -62,6 +62,53 @@ def test_equal_sets_and_dicts_hash_alike() -> None:
     assert Digest(digest_value([(1, "a")] * 3)) == [(1, "a")] * 3
 
 
+class _Text(str):
+    pass
+
+
+_BIG = 3000  # over one digest slice (values.DIGEST_SLICE), so the bulk encodings are used
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (list(range(_BIG)), [float(i) for i in range(_BIG)]),  # ints are not floats
+        ([1, *range(_BIG)], [1.0, *range(_BIG)]),  # ... also among ints and floats
+        ([True] * _BIG, [1] * _BIG),  # bools are not ints
+        ([2**53] + [0] * _BIG, [2**53 + 1] + [0] * _BIG),  # big ints beyond a double
+        (["ab", "c"] * _BIG, ["a", "bc"] * _BIG),  # where one string ends
+        (["a\x00b", "c"] * _BIG, ["a", "b\x00c"] * _BIG),  # the join's separator inside a string
+        ([("ab", "c")] * _BIG, [("a", "bc")] * _BIG),
+        ([("a",), ("b", "c")] * _BIG, [("a", "b"), ("c",)] * _BIG),  # where one row ends
+        ([(1, 2)] * _BIG, [[1, 2]] * _BIG),  # tuple rows are not list rows
+        ([(1, "x")] * _BIG, [(1.0, "x")] * _BIG),  # rows of mixed scalars keep their types
+        ([(1, (2,))] * _BIG, [(1, [2])] * _BIG),
+        (["\ud83d\ude00"], ["\U0001f600"]),  # a surrogate pair is not the character it stands for
+        ([[], []], [[]]),
+        ([], ()),
+    ],
+)
+def test_digests_tell_different_values_apart(a: object, b: object) -> None:
+    assert digest_value(a) != digest_value(b)
+    assert Digest(digest_value(a)) == a
+    assert Digest(digest_value(b)) != a
+
+
+def test_digests_of_equal_values_agree_whatever_the_objects() -> None:
+    from collections import namedtuple
+
+    pair = namedtuple("pair", "x y")
+    floats = [i / 7 for i in range(_BIG)]
+    assert digest_value(floats) == digest_value([float(repr(x)) for x in floats])  # other objects, same values
+    assert digest_value([pair(1, "a")] * _BIG) == digest_value([(1, "a")] * _BIG)  # as encode: a tuple
+    assert digest_value(pair(1, "a")) == digest_value((1, "a"))
+    assert digest_value([_Text("ab"), "c"] * _BIG) == digest_value(["ab", "c"] * _BIG)  # a str subclass is its text
+    assert digest_value(_Text("x" * 10)) == digest_value("x" * 10)
+    assert digest_value([float("nan")] * _BIG) == digest_value([float("nan")] * _BIG)  # as the encoding: "nan"
+    mixed = [1, "a", None, 2.5, [1, {2: 3}]] * _BIG
+    assert digest_value(mixed) == digest_value([1, "a", None, 2.5, [1, {2: 3}]] * _BIG)
+
+
 # ---- EvalPlus rules -------------------------------------------------------------------------
 def test_float_tolerance_and_its_persistence() -> None:
     cmp = ep.Comparator("humaneval", "f", 0.0)

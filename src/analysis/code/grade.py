@@ -31,7 +31,7 @@ from analysis.code.sandbox import RawRun, Sandbox
 from analysis.code.values import Digest, decode, encode, short_repr
 from analysis.store import atomic_write_json
 
-GRADER_VERSION = "code-2"
+GRADER_VERSION = "code-3"
 REFERENCE_LIMIT_S = 60.0  # per input, when running the canonical solution
 MEMORY_MB = 4096  # EvalPlus's default address-space limit
 

@@ -31,6 +31,31 @@ from analysis.code.values import digest_value, encode
 
 _write = os.write
 _dumps = json.dumps
+
+
+def _unencodable(obj: Any) -> Any:
+    msg = f"Object of type {type(obj).__name__} is not JSON serializable"
+    raise TypeError(msg)
+
+
+# One result line per test: json.dumps(..., separators=...) builds an encoder per call, which cost
+# more than the rest of a short test's bookkeeping; this is the C encoder it builds, built once.
+_c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+_c_encode = (
+    _c_make_encoder(None, _unencodable, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+    if _c_make_encoder is not None
+    else None
+)
+_py_encode = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _compact(obj: Any) -> str:
+    """``json.dumps(obj, separators=(",", ":"))``."""
+    if _c_encode is None:
+        return _py_encode(obj)
+    return "".join(_c_encode(obj, 0))
+
+
 _perf = time.perf_counter
 _setitimer = signal.setitimer
 _signal = signal.signal
@@ -42,7 +67,7 @@ _SyntaxError = SyntaxError
 _SystemExit = SystemExit
 _RecursionError = RecursionError
 DIGEST_ABOVE = 1 << 20  # an encoded output longer than this is sent as its SHA-256
-LONG = 20_000  # a list or tuple with more items is hashed item by item straight away (never encoded whole)
+LONG = 20_000  # a list or tuple with more items is hashed slice by slice straight away (never encoded whole)
 MAX_STDOUT = 8 << 20
 
 
@@ -56,7 +81,7 @@ def _alarm(_signum: int, _frame: Any) -> None:
 
 
 def emit(fd: int, message: dict[str, Any]) -> None:
-    data = (_dumps(message, separators=(",", ":")) + "\n").encode()
+    data = (_compact(message) + "\n").encode()
     while data:
         n = _write(fd, data)
         data = data[n:]
@@ -163,11 +188,12 @@ def _run_calls(task: dict[str, Any], fd: int) -> None:
 
 def _send_output(fd: int, i: int, out: Any, elapsed: float) -> None:
     try:
-        if type(out) in (list, tuple) and len(out) > LONG:
+        kind = type(out)
+        if (kind in (list, tuple) and len(out) > LONG) or (kind is str and len(out) > DIGEST_ABOVE):
             line = _dumps({"i": i, "h": digest_value(out), "t": elapsed})
         else:
             enc = encode(out)
-            line = _dumps({"i": i, "out": enc, "t": elapsed}, separators=(",", ":"))
+            line = _compact({"i": i, "out": enc, "t": elapsed})
             if len(line) > DIGEST_ABOVE:
                 enc = None
                 line = _dumps({"i": i, "h": digest_value(out), "t": elapsed})

@@ -31,6 +31,7 @@ from analysis import schemas
 from analysis.code.extract import extract_code
 from analysis.code.grade import GRADER_VERSION, CodeGrader, CodeVerdict
 from analysis.code.loaders import CodeTask, load_tasks
+from analysis.code.sandbox import OUTCOMES
 
 log = logging.getLogger(__name__)
 MODE = "code"
@@ -72,10 +73,12 @@ def grade_code_samples(
     g = grader or CodeGrader(workers=workers, cache_dir=Path(cache_dir) if cache_dir else None)
     try:
         # references first, one task at a time (they set the time limits)
+        cost: dict[str, float] = {}
         for pid in dict.fromkeys(p for p, _ in todo):
             if tasks[pid].dataset != "livecodebench":
-                g.reference(tasks[pid])
-        keys = list(todo)
+                cost[pid] = sum(g.reference(tasks[pid]).times)
+        # the slowest tasks first, so that no worker is left with one of them at the end
+        keys = sorted(todo, key=lambda k: -cost.get(k[0], 0.0))
         bar = tqdm(total=len(keys), desc="grading (code)", unit="program", disable=not progress)
         with ThreadPoolExecutor(max(1, workers)) as pool:
             for key, verdict in zip(keys, pool.map(lambda k: g.grade(tasks[k[0]], k[1]), keys), strict=True):
@@ -130,3 +133,19 @@ def grade_code_job(
 ) -> pl.DataFrame:
     """``grade_code_samples`` with the tests of ``benchmark`` loaded from ``source``."""
     return grade_code_samples(samples, load_tasks(benchmark, source), **kw)  # type: ignore[arg-type]
+
+
+def outcome_counts(grades: pl.DataFrame) -> pl.DataFrame:
+    """Per (model, benchmark, grader) of a code grades table: how many samples ended in each
+    sandbox outcome (``outcome_passed`` ... ``outcome_syntax_error``), how many were re-run after a
+    timeout (``n_retried``), and whether the tests were public only (``upper_bound``: pass@k is
+    then an upper bound). How often programs time out or crash is itself a finding."""
+    return (
+        grades.group_by("model", "benchmark", "grader", maintain_order=True)
+        .agg(
+            *[(pl.col("outcome") == o).sum().alias(f"outcome_{o}") for o in OUTCOMES],
+            pl.col("retried").sum().alias("n_retried"),
+            pl.col("upper_bound").any().alias("upper_bound"),
+        )
+        .sort("model", "benchmark", "grader")
+    )

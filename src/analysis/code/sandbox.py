@@ -136,6 +136,17 @@ class _Zygote:
             self.proc.stdout.close()
 
 
+_DECODE = json.JSONDecoder().decode
+
+
+def _parse_line(line: bytes) -> Any:
+    """``json.loads(line)``; a line that starts with ``{`` (every line the harness writes) is UTF-8
+    by ``json.loads``'s own detection, which is skipped (a third of the parsing time)."""
+    if line[:1] == b"{" and line[1:2] != b"\x00":
+        return _DECODE(line.decode("utf-8", "surrogatepass"))
+    return json.loads(line)
+
+
 def parse_stream(reply: dict[str, Any], *, decode_outputs: bool) -> RawRun:
     """Rebuild a ``RawRun`` from the program's result lines (never trusting their content)."""
     run = RawRun(exit_code=reply["exit"], wall_s=reply["wall_s"])
@@ -143,7 +154,7 @@ def parse_stream(reply: dict[str, Any], *, decode_outputs: bool) -> RawRun:
         if not line:
             continue
         try:
-            msg = json.loads(line)
+            msg = _parse_line(line)
         except (ValueError, RecursionError):
             run.stop, run.message = "exited", "malformed result line"
             return run

@@ -20,7 +20,8 @@ class GradingPage:
 
 
 def grading_page(study: Study) -> GradingPage:
-    """Verdict statuses, truncation, and (math) how often the strict and paper graders disagree."""
+    """Verdict statuses, truncation, (code) the sandbox's outcome counts per model, and (math) how
+    often the strict and paper graders disagree."""
     from analysis.grading import mode_disagreement, summarize_grades
 
     summaries, disagreements, examples = [], [], []
@@ -30,7 +31,12 @@ def grading_page(study: Study) -> GradingPage:
             grades = study.grades(mode).collect()
         except FileNotFoundError:
             continue
-        summaries.append(summarize_grades(grades).with_columns(pl.lit(mode).alias("grader")))
+        summary = summarize_grades(grades).with_columns(pl.lit(mode).alias("grader"))
+        if "outcome" in grades.columns:  # code: the sandbox's outcome counts per model
+            from analysis.code.samples import outcome_counts
+
+            summary = summary.join(outcome_counts(grades), on=["model", "benchmark", "grader"], how="left")
+        summaries.append(summary)
     try:
         both = pl.concat([study.grades("strict").collect(), study.grades("paper").collect()], how="diagonal_relaxed")
     except FileNotFoundError:
