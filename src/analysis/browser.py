@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -55,9 +56,40 @@ def _require_chromium() -> str:
 
 def _chromium(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     exe = _require_chromium()
-    with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    profile = tempfile.mkdtemp(prefix="chromium-profile-")
+    cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, start_new_session=True
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        _end_group(proc)
+        _remove_profile(profile)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def _end_group(proc: subprocess.Popen[Any]) -> None:
+    """End Chromium's whole process group: its helpers (renderer, crashpad) can outlive the browser
+    process and keep writing into the profile."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def _remove_profile(folder: str | os.PathLike[str], attempts: int = 20) -> None:
+    """Remove a profile folder, retrying while a dying helper process still writes into it."""
+    for _ in range(attempts):
+        try:
+            shutil.rmtree(folder)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def rendered_dom(url: str, budget_ms: int = 10000, timeout: float = 120) -> str:
@@ -98,7 +130,7 @@ class Chromium:
     def __init__(self, timeout: float = 120) -> None:
         self.timeout = timeout
         self._proc: subprocess.Popen[bytes] | None = None
-        self._profile: tempfile.TemporaryDirectory[str] | None = None
+        self._profile: str | None = None
         self._ws: Any = None
         self._next_id = 0
         self._events: list[dict[str, Any]] = []
@@ -118,8 +150,8 @@ class Chromium:
         import websocket  # websocket-client
 
         exe = _require_chromium()
-        self._profile = tempfile.TemporaryDirectory(prefix="chromium-profile-")
-        profile = Path(self._profile.name)
+        self._profile = tempfile.mkdtemp(prefix="chromium-profile-")
+        profile = Path(self._profile)
         cmd = [exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0", "about:blank"]
         self._proc = subprocess.Popen(
             cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True
@@ -158,16 +190,14 @@ class Chromium:
         if self._proc is not None:
             if self._proc.poll() is None:
                 self._proc.terminate()
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
+            _end_group(self._proc)
             if self._proc.stderr is not None:
                 self._proc.stderr.close()
             self._proc = None
         if self._profile is not None:
-            self._profile.cleanup()
+            _remove_profile(self._profile)
             self._profile = None
 
     def send(self, method: str, **params: Any) -> dict[str, Any]:
