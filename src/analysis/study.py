@@ -274,6 +274,21 @@ class Study:
             how="diagonal_relaxed",
         )
 
+    def upper_bound_benchmarks(self) -> list[str]:
+        """Code benchmarks graded on public tests only (LiveCodeBench without its hidden tests,
+        ``analysis.code``): their pass@k and coverage are upper bounds, and every page says so."""
+        out = []
+        for bench in self.config.benchmarks:
+            if self.primary_mode(bench.name) != "code":
+                continue
+            paths = [self.grades_path(k, "code") for k, j in self.jobs.items() if j.benchmark == bench.name]
+            paths = [p for p in paths if p.is_file()]
+            if not paths or "upper_bound" not in pl.scan_parquet(paths[0]).collect_schema():
+                continue
+            if pl.scan_parquet(paths).select(pl.col("upper_bound").any()).collect().item():
+                out.append(bench.name)
+        return out
+
     # ---- readers for the analyses ------------------------------------------------------
     def grades(self, mode: str = "primary") -> pl.LazyFrame:
         """All grades of the study (one mode; ``primary`` = each benchmark's primary mode), with

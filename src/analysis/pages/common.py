@@ -48,3 +48,16 @@ def powers_of_two(n: int) -> list[int]:
 
 def label(key: dict[str, Any]) -> str:
     return f"{key['benchmark']} at T = {key['temperature']:g}"
+
+
+def upper_bound_note(study: Study) -> str | None:
+    """A sentence for every page that shows results of a benchmark graded on public tests only."""
+    names = study.upper_bound_benchmarks()
+    if not names:
+        return None
+    listed = ", ".join(f"`{n}`" for n in names)
+    return (
+        f"**Upper bound:** {listed} {'is' if len(names) == 1 else 'are'} graded on public tests only (the hidden "
+        "tests are not available here), so a program counts as correct when it passes those; its pass@k, "
+        "coverage and accuracy figures below are upper bounds."
+    )

@@ -11,7 +11,7 @@ import polars as pl
 from analysis import charts
 from analysis import metrics as M
 from analysis.coverage_lists import only_one_lists
-from analysis.pages.common import GROUP, groups, label, pairs_in, shown_models
+from analysis.pages.common import GROUP, groups, label, pairs_in, shown_models, upper_bound_note
 from analysis.study import Study
 
 # Problems shown inline per (pair, set) on the coverage page; the full lists sit behind a fold.
@@ -24,6 +24,7 @@ class Histogram:
     table: pl.DataFrame
     cover: pl.DataFrame
     chart: alt.TopLevelMixin
+    caveat: str | None = None  # results that are upper bounds (public tests only)
 
 
 def histogram_page(study: Study, *, models: list[str] | None = None) -> Histogram:
@@ -39,7 +40,7 @@ def histogram_page(study: Study, *, models: list[str] | None = None) -> Histogra
     cover = M.cover_at_tau(counts, study.config.analysis.cover_taus, by=("model", *GROUP)).pivot(
         on="tau", index=["benchmark", "temperature", "model"], values="cover"
     )
-    return Histogram(hist, table, cover, charts.histogram_chart(hist, study.roles))
+    return Histogram(hist, table, cover, charts.histogram_chart(hist, study.roles), upper_bound_note(study))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -51,6 +52,7 @@ class Coverage:
     problem_lists: pl.DataFrame
     examples: pl.DataFrame
     by_stratum: pl.DataFrame
+    caveat: str | None = None  # results that are upper bounds (public tests only)
 
 
 def coverage_page(study: Study, *, models: list[str] | None = None) -> Coverage:
@@ -87,7 +89,9 @@ def coverage_page(study: Study, *, models: list[str] | None = None) -> Coverage:
         if not problem_lists.is_empty()
         else problem_lists
     )
-    return Coverage(splits, ups, views, problem_lists, examples, _solved_by_stratum(study, counts))
+    return Coverage(
+        splits, ups, views, problem_lists, examples, _solved_by_stratum(study, counts), upper_bound_note(study)
+    )
 
 
 def _solved_by_stratum(study: Study, counts: pl.DataFrame) -> pl.DataFrame:
@@ -115,6 +119,7 @@ def _solved_by_stratum(study: Study, counts: pl.DataFrame) -> pl.DataFrame:
 class DeltaSEPage:
     table: pl.DataFrame
     chart: alt.TopLevelMixin | None
+    caveat: str | None = None  # results that are upper bounds (public tests only)
 
 
 def delta_se_page(
@@ -134,4 +139,4 @@ def delta_se_page(
             d = M.delta_se(frame, base, other, k=k_used, by=GROUP, ci=level, n_resamples=a.resamples, seed=a.seed)
             rows.append({**key, **dataclasses.asdict(d)})
     table = pl.DataFrame(rows) if rows else pl.DataFrame()
-    return DeltaSEPage(table, charts.delta_se_chart(table) if rows else None)
+    return DeltaSEPage(table, charts.delta_se_chart(table) if rows else None, upper_bound_note(study))

@@ -18,7 +18,7 @@ from analysis import metrics as M
 from analysis.answer import GRADER_TEXT, answer_text
 from analysis.findings import phase_boundary
 from analysis.findings_stage import read_findings
-from analysis.pages.common import GROUP
+from analysis.pages.common import GROUP, upper_bound_note
 from analysis.study import Study
 
 # The paper's published numbers, for the comparison page (a file of this checkout).
@@ -101,6 +101,9 @@ def overview_page(study: Study) -> Overview:
         description = Markdown(f"{description.data}\n\n**Pages this study's book leaves out, and why:**\n\n{listed}")
     phase, caveat = _phase() if cfg.toyworld is not None else ([], None)
     text = answer_text(found, cfg.models, phase=phase, phase_caveat=caveat)
+    bound = upper_bound_note(study)
+    if bound:  # where the claim is, not on a later page
+        text = f"{bound}\n\n{text}"
     primary = found.filter(pl.col("primary")) if not found.is_empty() else found
     chart: alt.TopLevelMixin | str = "No pair to compare."
     if not primary.is_empty():

@@ -11,7 +11,7 @@ from analysis import charts
 from analysis import metrics as M
 from analysis.findings_stage import read_findings
 from analysis.metrics.seeds import recipe_difference
-from analysis.pages.common import GROUP, groups, pairs_in, powers_of_two
+from analysis.pages.common import GROUP, groups, pairs_in, powers_of_two, upper_bound_note
 from analysis.study import Study
 
 
@@ -27,6 +27,7 @@ class PassAtK:
     seed_crossovers: pl.DataFrame
     seed_chart: alt.TopLevelMixin | str
     recipe_intervals: pl.DataFrame
+    caveat: str | None = None  # results that are upper bounds (public tests only)
 
 
 def pass_at_k_page(study: Study, *, ci: float | None = None, ks: list[int] | None = None) -> PassAtK:
@@ -67,6 +68,7 @@ def pass_at_k_page(study: Study, *, ci: float | None = None, ks: list[int] | Non
     if not seed_curves.is_empty() and seed_curves["seed"].n_unique() > 1:
         seed_chart = charts.seed_curves_chart(seed_curves, study.roles)
     return PassAtK(
+        caveat=upper_bound_note(study),
         curves=curves,
         differences=differences,
         crossovers=crossovers,

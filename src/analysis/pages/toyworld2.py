@@ -1,0 +1,210 @@
+"""Toy world 2's page: the miniature with long-tailed skills, its base histogram and pass@k curves
+beside the public MATH500 counts of Qwen2.5-7B and SimpleRL-Zoo, the issue's targets, and the
+answer to "does in-distribution RL narrow coverage here?". Read-only: it reads the committed
+tables in ``data/toyworld2/`` (and ``data/public/``) and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import polars as pl
+
+from analysis import charts
+from analysis import metrics as M
+
+COMMAND = "python -m analysis.toyworld2 --config configs/toyworld2/default.yaml"
+TARGETS = (
+    ("spread_ok", "base histogram: no bin above 35%, at least 8 of 12 bins non-empty"),
+    ("rise_ok", "RL pass@256 − pass@1 ≥ 0.15"),
+    ("pass1_ok", "RL better than the base at pass@1 (paired interval above 0)"),
+    ("passn_ok", "base better than RL at pass@256 (paired interval below 0)"),
+    ("crossover_ok", "crossover k ≥ 16"),
+    ("only_rl_ok", "at most 2% of problems solved only by RL"),
+)
+FINDINGS_SHOWN = (
+    "condition", "seed", "temperature", "outcome", "pass@1 base", "pass@1 other", "Δ pass@1 lo", "Δ pass@1 hi",
+    "pass@n base", "pass@n other", "Δ pass@n lo", "Δ pass@n hi", "other only", "base only", "crossover k", "rl_rise",
+)  # fmt: skip
+
+
+@dataclass
+class ToyWorld2Page:
+    note: Any
+    skills: pl.DataFrame
+    histogram_chart: alt.TopLevelMixin | None
+    histogram_table: pl.DataFrame | None
+    curves_chart: alt.TopLevelMixin | None
+    findings: pl.DataFrame | None
+    targets: pl.DataFrame | None
+    by_rarity: pl.DataFrame | None
+    answer: Any
+
+
+def skills_table(config: dict[str, Any]) -> pl.DataFrame:
+    """The twelve skills with their pretraining frequency and the corpus's reliability on them."""
+    from analysis.toyworld2.tasks import OPS, PARTNER, skill_levels, zipf_weights
+
+    c = config["corpus"]
+    freq = zipf_weights(c["zipf"])
+    level = skill_levels(c["zipf"], c["skill_top"], c["skill_gamma"], c["skill_floor"])
+    return pl.DataFrame(
+        {
+            "op": [o.letter for o in OPS],
+            "skill": [o.name for o in OPS],
+            "kind": [o.kind for o in OPS],
+            "pretraining share (%)": [round(100 * f, 1) for f in freq],
+            "corpus reliability": [round(float(q), 2) for q in level],
+            "confused with": [OPS[p].letter for p in PARTNER],
+        }
+    )
+
+
+def _combined(counts: pl.DataFrame, public: pl.DataFrame | None, rl_models: list[str]) -> pl.DataFrame:
+    toy = counts.filter(pl.col("model").is_in(["base", *rl_models])).select(
+        "model", "benchmark", "temperature", "problem_id", "n", "c"
+    )
+    if public is None:
+        return toy
+    return pl.concat([toy, public.select(toy.columns)], how="vertical_relaxed")
+
+
+def target_table(findings: pl.DataFrame, condition: str = "default") -> pl.DataFrame:
+    """For each target and temperature: in how many of the condition's seeds it is met."""
+    rows = []
+    own = findings.filter(pl.col("condition") == condition)
+    for (t,), frame in own.group_by(["temperature"], maintain_order=True):
+        for col, text in TARGETS:
+            met = int(frame[col].sum())
+            rows.append({"target": text, "temperature": t, "seeds met": f"{met} of {frame.height}"})
+    return pl.DataFrame(rows).pivot(on="temperature", index="target", values="seeds met")
+
+
+def rarity_table(counts: pl.DataFrame, rl_prefix: str = "rl-default-") -> pl.DataFrame:
+    """pass@1 and solved share (pass@n) of the base and of the default RL runs (mean over seeds),
+    by the rank of the problem's rarest skill (1 = most common in pretraining)."""
+    c = counts.with_columns(
+        pl.when(pl.col("model") == "base")
+        .then(pl.lit("base"))
+        .when(pl.col("model").str.starts_with(rl_prefix))
+        .then(pl.lit("rl"))
+        .otherwise(None)
+        .alias("who"),
+        (pl.col("c") / pl.col("n")).alias("acc"),
+        (pl.col("c") > 0).cast(pl.Float64).alias("solved"),
+    ).drop_nulls("who")
+    out = (
+        c.group_by(["temperature", "rarest_rank", "who"])
+        .agg(pl.col("acc").mean().alias("pass@1"), pl.col("solved").mean().alias("pass@n"))
+        .pivot(on="who", index=["temperature", "rarest_rank"], values=["pass@1", "pass@n"])
+        .sort(["temperature", "rarest_rank"])
+    )
+    problems = (
+        counts.filter(pl.col("model") == "base")
+        .group_by(["temperature", "rarest_rank"])
+        .agg(pl.len().alias("problems"))
+    )
+    joined = out.join(problems, on=["temperature", "rarest_rank"]).sort(["temperature", "rarest_rank"])
+    return joined.with_columns(pl.col(pl.Float64).exclude("temperature").round(3))
+
+
+def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame) -> str:
+    """Question 2 answered in plain words from the findings and the by-rarity table."""
+    lines = []
+    for (cond,), frame in findings.group_by(["condition"], maintain_order=True):
+        first = frame.row(0, named=True)
+        parts = []
+        for (t,), ft in frame.group_by(["temperature"], maintain_order=True):
+            tally = ft["outcome"].value_counts().sort("outcome")
+            counts = ", ".join(f"{r['count']} {r['outcome']}" for r in tally.iter_rows(named=True))
+            parts.append(
+                f"at T = {t:g}: {counts} (of {ft.height} seeds); RL pass@1 − base "
+                f"{ft['Δ pass@1'].mean():+.3f}, pass@256 − base {ft['Δ pass@n'].mean():+.3f} on average"
+            )
+        lines.append(
+            f"* **{cond}** (β = {first['rl_beta']:g}, {first['rl_steps']} steps, group {first['rl_group_size']}, "
+            f"sampling T = {first['rl_temperature']:g}, prompts {first['rl_prompts']}): " + "; ".join(parts) + "."
+        )
+    runs = findings.height
+    narrowed = int((findings["Δ pass@n hi"] < 0).sum())
+    widened = int(
+        (findings["Δ pass@n lo"] > 0).sum() + ((findings["Δ pass@n lo"] <= 0) & (findings["other only (%)"] > 2)).sum()
+    )
+    sharper = int((findings["Δ pass@1 lo"] > 0).sum())
+    sharp = int((findings["outcome"] == "sharpening").sum())
+    verdict = (
+        f"Over all {runs} comparisons (runs × temperatures), RL prompts drawn like the test set: RL is better "
+        f"than the base at pass@1 in {sharper}; the base is better at pass@256 (coverage narrowed) in {narrowed}; "
+        f"RL is better at pass@256 or solves more than 2% of problems the base never solves (coverage widened) "
+        f"in {widened}; the findings module calls {sharp} of them sharpening, the paper's pattern."
+    )
+    rare = by_rarity.filter(pl.col("rarest_rank") >= 9)
+    mech = ""
+    if rare.height and {"pass@n_base", "pass@n_rl"} <= set(rare.columns):
+        mech = (
+            " On problems whose rarest skill is among the four rarest: "
+            + "; ".join(
+                f"T = {r['temperature']:g}: solved share base {r['pass@n_base']:.2f} → RL {r['pass@n_rl']:.2f}, "
+                f"pass@1 base {r['pass@1_base']:.2f} → RL {r['pass@1_rl']:.2f}"
+                for r in rare.group_by("temperature")
+                .agg(pl.col(c).mean() for c in ("pass@n_base", "pass@n_rl", "pass@1_base", "pass@1_rl"))
+                .sort("temperature")
+                .iter_rows(named=True)
+            )
+            + " (mean over ranks 9–12)."
+        )
+    return "\n".join(lines) + "\n\n" + verdict + mech
+
+
+def toyworld2_page(results_dir: str | Path | None = None, public_dir: str | Path | None = None) -> ToyWorld2Page:
+    """Read the committed tables and build the page's tables, charts and answer."""
+    from IPython.display import Markdown
+
+    from analysis.pages.public import PUBLIC, public_counts
+    from analysis.toyworld2.results import RESULTS_DIR, load_results
+
+    folder = Path(results_dir or RESULTS_DIR)
+    counts_r = load_results("counts", folder)
+    findings_r = load_results("findings", folder)
+    if counts_r is None or findings_r is None:
+        missing = Markdown(f"No toy-world-2 results in {folder}: run `{COMMAND}`.")
+        return ToyWorld2Page(missing, pl.DataFrame(), None, None, None, None, None, None, missing)
+    counts, findings = counts_r.table, findings_r.table
+    notes = [counts_r.note()]
+    tail = load_results("findings", folder / "tail")
+    if tail is not None:
+        # The heavier-tail variant has its own base; its default RL recipe is one more condition.
+        tail_rows = tail.table.filter(pl.col("condition") == "default").with_columns(
+            pl.lit("heavier tail (own base, skill r seen 1/r² as often)").alias("condition")
+        )
+        findings = pl.concat([findings, tail_rows.select(findings.columns)], how="vertical_relaxed")
+        notes.append(f"Heavier tail (`configs/toyworld2/tail.yaml`, its own base): {tail.note()}")
+    pub_dir = Path(public_dir or PUBLIC)
+    public = public_counts(pub_dir) if (pub_dir / "counts.csv").is_file() else None
+    rl_default = sorted(m for m in counts["model"].unique().to_list() if m.startswith("rl-default-"))
+    both = _combined(counts, public, rl_default)
+    roles = {m: ("base" if m in ("base", "qwen2.5-7b") else "rl") for m in both["model"].unique().to_list()}
+    bases = both.filter(pl.col("model").is_in(["base", "qwen2.5-7b"]))
+    hist = M.accuracy_histogram(bases, by=("model", "benchmark", "temperature"))
+    hist_table = hist.with_columns(
+        pl.format("{} T={}", pl.col("benchmark"), pl.col("temperature")).alias("base")
+    ).pivot(on="base", index="bin", values="count")
+    curves = M.pass_at_k_curve(both, by=("model", "benchmark", "temperature"))
+    by_rarity = rarity_table(counts)
+    shown = findings.select([c for c in FINDINGS_SHOWN if c in findings.columns]).with_columns(
+        pl.col(pl.Float64).round(3)
+    )
+    return ToyWorld2Page(
+        note=Markdown("\n\n".join(notes)),
+        skills=skills_table(counts_r.meta["config"]),
+        histogram_chart=charts.histogram_chart(hist, roles, title="The bases' accuracy"),
+        histogram_table=hist_table,
+        curves_chart=charts.passk_chart(curves, roles, title="pass@k: toy world 2 and MATH500 (public counts)"),
+        findings=shown,
+        targets=target_table(findings),
+        by_rarity=by_rarity,
+        answer=Markdown(answer_text(findings, by_rarity)),
+    )
