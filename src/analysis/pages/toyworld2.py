@@ -145,7 +145,7 @@ def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame) -> str:
     mech = ""
     if rare.height and {"pass@n_base", "pass@n_rl"} <= set(rare.columns):
         mech = (
-            " On problems whose rarest skill is among the four rarest: "
+            " Default recipe, on problems whose rarest skill is among the four rarest: "
             + "; ".join(
                 f"T = {r['temperature']:g}: solved share base {r['pass@n_base']:.2f} → RL {r['pass@n_rl']:.2f}, "
                 f"pass@1 base {r['pass@1_base']:.2f} → RL {r['pass@1_rl']:.2f}"

@@ -26,9 +26,10 @@ from analysis.toyworld.config import code_version
 RESULTS_DIR = Path(__file__).resolve().parents[3] / "data" / "toyworld"
 
 
-def git_commit() -> str:
-    """HEAD of the checkout holding this package, marked when its toy-world code is modified."""
-    here = Path(__file__).resolve().parent
+def git_commit(here: Path | None = None, label: str = "toyworld") -> str:
+    """HEAD of the checkout holding the package folder ``here`` (default: this one), marked when
+    that folder's code is modified (``+uncommitted-<label>-changes``)."""
+    here = here or Path(__file__).resolve().parent
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
         dirty = subprocess.run(
@@ -36,7 +37,7 @@ def git_commit() -> str:
         )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return head.stdout.strip() + ("+uncommitted-toyworld-changes" if dirty.stdout.strip() else "")
+    return head.stdout.strip() + (f"+uncommitted-{label}-changes" if dirty.stdout.strip() else "")
 
 
 def provenance(config: dict[str, Any], command: str, **extra: Any) -> dict[str, Any]:

@@ -1,0 +1,150 @@
+"""Toy world 2: the task family (hand-checked examples), determinism, and the page on the
+committed tables."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from analysis.toyworld2 import tasks as T
+from analysis.toyworld2.config import ToyWorld2Config
+
+
+def _final(start: str, program: str) -> str:
+    return T.solve(start, program).split("A:")[-1]
+
+
+@pytest.mark.parametrize(
+    ("program", "final"),
+    [
+        ("a", "493"),  # add 1 to every digit
+        ("b", "283"),  # reverse
+        ("c", "615"),  # add 3
+        ("d", "823"),  # rotate left
+        ("e", "617"),  # 9 - d
+        ("f", "832"),  # swap first two
+        ("g", "946"),  # times 3 mod 10
+        ("h", "238"),  # rotate right
+        ("i", "059"),  # add 7
+        ("j", "328"),  # swap last two
+        ("k", "164"),  # times 7 mod 10
+        ("l", "728"),  # times 9 mod 10
+    ],
+)
+def test_each_op_on_a_hand_example(program: str, final: str) -> None:
+    assert _final("382", program) == final
+
+
+def test_worked_solution_and_prompt() -> None:
+    assert T.solve("382", "cb..") == "c615;b516;A:516"
+    p = T.Problems(np.array([[3, 8, 2]]), np.array([[2, 1, -1, -1]]))
+    assert p.prompts() == ["Q382:cb..="]
+    assert p.answers() == ["516"]
+    assert len(p.prompts()[0]) == T.PROMPT_LENGTH
+    assert p.rarest_rank().tolist() == [3]
+
+
+def test_checker() -> None:
+    assert T.check("c615;b516;A:516", "516")
+    assert not T.check("c615;b516;A:515", "516")
+    assert not T.check("c615;b516;", "516")  # no answer
+    assert T.check("b283;c516;A:516", "516")  # another valid order, same answer
+
+
+def test_commute_is_exact() -> None:
+    """Every pair that commute() allows to swap gives the same final state from every start."""
+    states = np.array(list(itertools.product(range(10), repeat=3)))
+    for x, y in itertools.product(range(T.N_OPS), repeat=2):
+        xy = T.apply_op(np.full(len(states), y), T.apply_op(np.full(len(states), x), states))
+        yx = T.apply_op(np.full(len(states), x), T.apply_op(np.full(len(states), y), states))
+        same = bool((xy == yx).all())
+        if T.commute(x, y):
+            assert same, (T.LETTERS[x], T.LETTERS[y])
+    assert not T.commute(4, 6)  # 9 - d and times 3 do not commute
+
+
+def test_students_reach_the_answer_by_several_routes() -> None:
+    rng = np.random.default_rng(0)
+    probs = T.draw_problems(rng, 300, "train", T.zipf_weights(1.0), {3: 1, 4: 1})
+    perfect = np.ones(T.N_OPS)
+    plain = T.simulate(probs, rng, perfect, reorder=0.0)
+    assert plain == [
+        T.solve("".join(map(str, s)), T.prompt_text(s, p)[5:9]) for s, p in zip(probs.start, probs.program, strict=True)
+    ]
+    swapped = T.simulate(probs, rng, perfect, reorder=1.0)
+    assert all(T.check(r, g) for r, g in zip(swapped, probs.answers(), strict=True))
+    assert sum(a != b for a, b in zip(plain, swapped, strict=True)) > 50  # different traces, same answers
+
+
+def test_unreliable_students_slip_to_the_partner_op() -> None:
+    rng = np.random.default_rng(1)
+    probs = T.Problems(np.tile([[3, 8, 2]], (2000, 1)), np.tile([[10, -1, -1, -1]], (2000, 1)))  # times 7
+    skill = np.full(T.N_OPS, 0.3)
+    out = T.simulate(probs, rng, skill, reorder=0.0)
+    right = np.mean([r == "k164;A:164" for r in out])
+    partner = "k" + _final("382", T.LETTERS[T.PARTNER[10]])
+    slipped = np.mean([r.startswith(partner) for r in out])
+    assert abs(right - 0.3) < 0.05
+    assert right + slipped == pytest.approx(1.0)
+
+
+def test_skill_levels_fall_with_frequency() -> None:
+    level = T.skill_levels(1.0, 0.98, 0.4, 0.05)
+    assert level[0] == pytest.approx(0.98)
+    assert np.all(np.diff(level) < 0)
+    assert T.zipf_weights(0.0) == pytest.approx(np.full(T.N_OPS, 1 / T.N_OPS))
+
+
+def test_pools_and_test_set_are_deterministic_and_disjoint() -> None:
+    w, lengths = T.zipf_weights(0.0), {1: 1, 2: 1, 3: 1, 4: 1}
+    a = T.held_out_set(100, 7, w, lengths)
+    b = T.held_out_set(100, 7, w, lengths)
+    assert np.array_equal(a.start, b.start)
+    assert np.array_equal(a.program, b.program)
+    assert len(np.unique(T.problem_keys(a.start, a.program))) == 100
+    assert (T.pool_of(a.start, a.program) == 2).all()
+    rl = T.draw_problems(np.random.default_rng(3), 500, "rl", w, lengths)
+    assert (T.pool_of(rl.start, rl.program) == 1).all()
+    assert not set(T.problem_keys(rl.start, rl.program)) & set(T.problem_keys(a.start, a.program))
+
+
+def test_training_is_deterministic() -> None:
+    from analysis.toyworld2.train import grpo, pretrain
+
+    torch.set_num_threads(1)
+    cfg = ToyWorld2Config.model_validate(
+        {
+            "model": {"hidden_size": 16, "num_layers": 1, "num_heads": 2, "num_kv_heads": 1, "intermediate_size": 32},
+            "pretrain": {"steps": 3, "batch_size": 8, "warmup": 1},
+            "rl": {"steps": 2, "prompts_per_step": 2, "group_size": 4},
+        }
+    )
+    m1, _ = pretrain(cfg)
+    m2, _ = pretrain(cfg)
+    for p, q in zip(m1.parameters(), m2.parameters(), strict=True):
+        assert torch.equal(p, q)
+    r1, log1 = grpo(m1, cfg, cfg.rl, seed=0)
+    r2, log2 = grpo(m1, cfg, cfg.rl, seed=0)
+    assert [e["reward"] for e in log1] == [e["reward"] for e in log2]
+    assert all(torch.equal(p, q) for p, q in zip(r1.parameters(), r2.parameters(), strict=True))
+
+
+def test_page_builds_from_the_committed_tables() -> None:
+    from analysis.pages.toyworld2 import toyworld2_page
+    from analysis.toyworld2.results import RESULTS_DIR
+
+    if not (RESULTS_DIR / "counts.csv").is_file():
+        pytest.skip(f"no committed toy-world-2 tables in {RESULTS_DIR}")
+    page = toyworld2_page()
+    assert page.findings is not None
+    assert page.findings.height > 0
+    assert page.histogram_table is not None
+    assert page.histogram_table.height == 12
+    assert page.targets is not None
+    assert page.targets.height == 6
+    assert "default" in page.answer.data
+    page.histogram_chart.to_dict()
+    page.curves_chart.to_dict()
