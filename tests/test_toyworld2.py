@@ -148,3 +148,15 @@ def test_page_builds_from_the_committed_tables() -> None:
     assert "default" in page.answer.data
     page.histogram_chart.to_dict()
     page.curves_chart.to_dict()
+
+
+def test_committed_tables_are_current_and_a_changed_version_is_stale() -> None:
+    from analysis.toyworld2.results import RESULTS_DIR, Results2, load_results
+
+    found = load_results("findings")
+    if found is None:
+        pytest.skip(f"no committed toy-world-2 tables in {RESULTS_DIR}")
+    assert found.stale_reasons() == []
+    older = Results2(found.table, found.meta | {"training_code_version": "000000000000"}, found.path)
+    assert older.stale_reasons() == [f"training code 000000000000 → {found.meta['training_code_version']}"]
+    assert "Stale" in older.note()

@@ -78,16 +78,22 @@ class Results:
         were classified by this checkout's findings rules."""
         return not self.stale_reasons()
 
+    def current_versions(self) -> tuple[str, str]:
+        """This checkout's (training, evaluation) code versions, which the table must match."""
+        from analysis.toyworld.report import eval_code_version
+
+        return code_version(), eval_code_version()
+
     def stale_reasons(self) -> list[str]:
         """Why the table is stale (empty when current)."""
         from analysis.findings import rules_version
-        from analysis.toyworld.report import eval_code_version
 
         m, reasons = self.meta, []
-        if m.get("training_code_version") != code_version():
-            reasons.append(f"training code {m.get('training_code_version')} → {code_version()}")
-        if m.get("evaluation_code_version") != eval_code_version():
-            reasons.append(f"evaluation code {m.get('evaluation_code_version')} → {eval_code_version()}")
+        training, evaluation = self.current_versions()
+        if m.get("training_code_version") != training:
+            reasons.append(f"training code {m.get('training_code_version')} → {training}")
+        if m.get("evaluation_code_version") != evaluation:
+            reasons.append(f"evaluation code {m.get('evaluation_code_version')} → {evaluation}")
         if m.get("findings_rules_version") != rules_version():
             was = m.get("findings_rules_version")
             reasons.append(

@@ -51,17 +51,8 @@ def provenance(config: dict[str, Any], command: str, **extra: Any) -> dict[str, 
 class Results2(Results):
     """A committed toy-world-2 table; stale when this family's code or the findings rules changed."""
 
-    def stale_reasons(self) -> list[str]:
-        from analysis.findings import rules_version
-
-        m, reasons = self.meta, []
-        if m.get("training_code_version") != code_version():
-            reasons.append(f"training code {m.get('training_code_version')} → {code_version()}")
-        if m.get("evaluation_code_version") != eval_code_version():
-            reasons.append(f"evaluation code {m.get('evaluation_code_version')} → {eval_code_version()}")
-        if m.get("findings_rules_version") != rules_version():
-            reasons.append(f"findings rules {m.get('findings_rules_version')} → {rules_version()}")
-        return reasons
+    def current_versions(self) -> tuple[str, str]:
+        return code_version(), eval_code_version()
 
 
 def load_results(
