@@ -67,7 +67,11 @@ def test_verdict_follows_the_outcomes():
     rows = {"label": ["GRPO", "PPO"], "temperature": [0.6, 0.6], "pass@1": [0.5, 0.6], "pass_max": [0.7, 0.7]}
     same = pl.DataFrame(rows | {"base_pass_max": [0.8, 0.8], "delta_se": [0.3, 0.28], "outcome": ["sharpening"] * 2})
     assert "does not move the boundary" in verdict(same)
-    assert "28.0–30.0" in verdict(same)
+    assert "28.0 to 30.0" in verdict(same)
+    assert "ΔSE 30.0 points" in verdict(same.with_columns(pl.Series("delta_se", [0.3, 0.3])))  # one number
+    regime = verdict(same, {"beta": 0.05, "prompt_carries": {"0": 3, "1": 1}, "steps": 200})
+    assert "weights 3:1 for 0–1 carries" in regime
+    assert "β = 0.05 (the paper's runs used none)" in regime
     far = same.with_columns(pl.Series("delta_se", [0.1, 0.3]))
     assert "not the boundary itself" in verdict(far)
     mixed = same.with_columns(pl.Series("outcome", ["sharpening", "expansion"]))
