@@ -33,13 +33,13 @@ def stage_seconds(study_dir: Path) -> dict[str, float]:
     """Seconds per stage (models, sample, grade, findings, perplexity_scores, page, ...), summed over its jobs."""
     import polars as pl
 
-    out: dict[str, float] = {}
-    for path in sorted((study_dir / "benchmarks").glob("*.tsv")):
-        stage = path.stem.partition(".")[0]
-        bench = pl.read_csv(path, separator="\t")
-        if not bench.is_empty():
-            out[stage] = out.get(stage, 0.0) + float(bench["s"][-1])
-    return out
+    from analysis.pages.reproducibility import wall_times_in
+
+    times = wall_times_in(study_dir / "benchmarks")
+    if times.is_empty():
+        return {}
+    summed = times.group_by("stage", maintain_order=True).agg(pl.col("seconds").sum())
+    return dict(summed.iter_rows())
 
 
 def run_ref(ref: str, workdir: Path) -> dict[str, float]:

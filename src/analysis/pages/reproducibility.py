@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -23,7 +24,11 @@ class Reproducibility:
 
 def wall_times(study: Study) -> pl.DataFrame:
     """Per workflow job: wall seconds and peak memory, from Snakemake's benchmark files."""
-    folder = study.dir / "benchmarks"
+    return wall_times_in(study.dir / "benchmarks")
+
+
+def wall_times_in(folder: Path) -> pl.DataFrame:
+    """Per job of the Snakemake benchmark files in ``folder``: stage, job, seconds, peak memory."""
     rows = []
     for path in sorted(folder.glob("*.tsv")) if folder.is_dir() else []:
         stage, _, job = path.stem.partition(".")

@@ -9,6 +9,7 @@ import altair as alt
 import polars as pl
 
 from analysis import charts
+from analysis.answer import grader_sentence
 from analysis.findings import phase_boundary
 from analysis.study import Study
 
@@ -58,7 +59,7 @@ def toyworld_page(study: Study | None, results_dir: str | None = None) -> ToyWor
         summary = _outcome(phase.table)
         note = phase.note()
         lines = "; ".join(str(b) for b in phase_boundary(phase.table))
-        boundary = f"**Where the outcome turns,** by share of hard RL prompts: {lines}."
+        boundary = f"{grader_sentence(['exact'])} **Where the outcome turns,** by share of hard RL prompts: {lines}."
         phase_charts = [
             charts.phase_chart(summary, "pass1_gain", title="pass@1 gain of RL over the base", value_title="Δ pass@1"),
             charts.phase_chart(

@@ -15,6 +15,8 @@ import polars as pl
 
 from analysis import charts
 from analysis import metrics as M
+from analysis.answer import grader_sentence
+from analysis.findings import MAX_NEW_SHARE
 
 COMMAND = "python -m analysis.toyworld2 --config configs/toyworld2/default.yaml"
 TARGETS = (
@@ -129,17 +131,20 @@ def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame) -> str:
             f"sampling T = {first['rl_temperature']:g}, prompts {first['rl_prompts']}): " + "; ".join(parts) + "."
         )
     runs = findings.height
+    new_pct = 100 * MAX_NEW_SHARE  # the findings module's threshold for "new problems"
+    graded = grader_sentence(["exact"])
     narrowed = int((findings["Δ pass@n hi"] < 0).sum())
     widened = int(
-        (findings["Δ pass@n lo"] > 0).sum() + ((findings["Δ pass@n lo"] <= 0) & (findings["other only (%)"] > 2)).sum()
+        (findings["Δ pass@n lo"] > 0).sum()
+        + ((findings["Δ pass@n lo"] <= 0) & (findings["other only (%)"] > new_pct)).sum()
     )
     sharper = int((findings["Δ pass@1 lo"] > 0).sum())
     sharp = int((findings["outcome"] == "sharpening").sum())
     verdict = (
-        f"Over all {runs} comparisons (runs × temperatures), RL prompts drawn like the test set: RL is better "
+        f"{graded} Over all {runs} comparisons (runs × temperatures), RL prompts drawn like the test set: RL is better "
         f"than the base at pass@1 in {sharper}; the base is better at pass@256 (coverage narrowed) in {narrowed}; "
-        f"RL is better at pass@256 or solves more than 2% of problems the base never solves (coverage widened) "
-        f"in {widened}; the findings module calls {sharp} of them sharpening, the paper's pattern."
+        f"RL is better at pass@256 or solves more than {new_pct:g}% of problems the base never solves "
+        f"(coverage widened) in {widened}; the findings module calls {sharp} of them sharpening, the paper's pattern."
     )
     rare = by_rarity.filter(pl.col("rarest_rank") >= 9)
     mech = ""

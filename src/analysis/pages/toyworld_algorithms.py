@@ -14,6 +14,7 @@ import altair as alt
 import polars as pl
 
 from analysis import charts
+from analysis.answer import grader_sentence
 from analysis.study import Study
 
 COMMAND = (
@@ -100,8 +101,11 @@ def verdict(table: pl.DataFrame, rl: dict | None = None) -> str:
             f"the algorithms share their outcome against the base but their ΔSE differ by up to {spread:.1f} "
             "points, so algorithm choice moves how close pass@1 gets to the base's ceiling, not the boundary itself"
         )
+    graded = grader_sentence(["exact"])
     return (
-        f"**In the miniature, {claim}:** " + "; ".join(parts) + ". One seed per algorithm, so the spread between "
+        f"{graded} **In the miniature, {claim}:** "
+        + "; ".join(parts)
+        + ". One seed per algorithm, so the spread between "
         "training seeds is not measured here" + _regime(rl) + "."
     )
 
