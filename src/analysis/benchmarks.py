@@ -285,6 +285,11 @@ EXTRA_LOADERS: dict[str, str] = {
     # the paper's visual benchmarks, multiple choice removed (source: 'hub' or a folder; analysis.visual)
     "mathvista_testmini": "analysis.visual:load_mathvista_testmini",
     "mathvision_testmini": "analysis.visual:load_mathvision_testmini",
+    # Omni-MATH-Rule, all rows and train/test (source: a clone of KbsdJames/omni-math-rule; the split
+    # is the user's split file or this project's, NOT the paper's, which is unpublished: analysis.omni_math)
+    "omni_math_rule": "analysis.omni_math:load_omni_math_rule",
+    "omni_math_rule_train": "analysis.omni_math:load_omni_math_rule_train",
+    "omni_math_rule_test": "analysis.omni_math:load_omni_math_rule_test",
 }
 
 
