@@ -30,7 +30,7 @@ from analysis.sampling import (
     run_path,
     run_sampling,
 )
-from analysis.sampling import runner as runner_module
+from analysis.sampling import fill as fill_module
 from analysis.sampling.__main__ import main as cli_main
 from analysis.sampling.backends import Completion, GenParams, Request
 from analysis.sampling.backends.hf import HFBackend, sampling_probs
@@ -259,15 +259,15 @@ def test_finished_run_returns_without_loading_anything(tiny, problems, tmp_path,
     def forbidden(*args, **kwargs):
         raise AssertionError("a finished run must not load a tokenizer or a model")
 
-    monkeypatch.setattr(runner_module, "load_tokenizer", forbidden)
-    monkeypatch.setattr(runner_module, "open_backend", forbidden)
+    monkeypatch.setattr(fill_module, "load_tokenizer", forbidden)
+    monkeypatch.setattr(fill_module, "open_backend", forbidden)
     assert run_sampling(cfg(tiny), tmp_path, problems=problems, progress=False) == run_dir
     assert snapshot(run_dir) == before
 
 
 def test_one_open_backend_serves_several_runs(tiny, problems, tmp_path, backend, monkeypatch):
     fresh = frame(run_sampling(cfg(tiny), tmp_path / "fresh", problems=problems, progress=False))
-    monkeypatch.setattr(runner_module, "open_backend", lambda config: pytest.fail("should reuse the backend"))
+    monkeypatch.setattr(fill_module, "open_backend", lambda config: pytest.fail("should reuse the backend"))
     a = run_sampling(cfg(tiny), tmp_path, problems=problems, backend=backend, progress=False)
     b = run_sampling(cfg(tiny, template="simplerl-abel"), tmp_path, problems=problems, backend=backend, progress=False)
     assert a != b
@@ -366,7 +366,7 @@ def finished(tiny, problems, tmp_path) -> Path:
     ],
 )
 def test_bad_input_fails_before_loading_and_touches_nothing(tiny, problems, finished, monkeypatch, change, message):
-    monkeypatch.setattr(runner_module, "open_backend", lambda config: pytest.fail("model loaded"))
+    monkeypatch.setattr(fill_module, "open_backend", lambda config: pytest.fail("model loaded"))
     before = snapshot(finished.parent)
     change = dict(change)
     use_problems = change.pop("use_problems", True)
@@ -377,7 +377,7 @@ def test_bad_input_fails_before_loading_and_touches_nothing(tiny, problems, fini
 
 
 def test_folder_holding_another_configs_run_is_refused(tiny, problems, finished, monkeypatch):
-    monkeypatch.setattr(runner_module, "open_backend", lambda config: pytest.fail("model loaded"))
+    monkeypatch.setattr(fill_module, "open_backend", lambda config: pytest.fail("model loaded"))
     other = cfg(tiny, temperature=0.9)
     target = run_path(other, finished.parent, problems=problems)
     shutil.copytree(finished, target)  # a folder named for `other` that holds the first run

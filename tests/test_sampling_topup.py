@@ -28,6 +28,7 @@ from analysis.sampling import (
     topup,
     topup_lineage,
 )
+from analysis.sampling import fill as fill_module
 from analysis.sampling import top_up as topup_module
 from analysis.sampling.identity import run_hash
 from analysis.sampling.top_up import resolve_extras, topup_seed
@@ -93,8 +94,8 @@ def forbid_loading(monkeypatch) -> None:
     def forbidden(*args, **kwargs):
         raise Loaded("a tokenizer or model was loaded")
 
-    monkeypatch.setattr(topup_module, "load_tokenizer", forbidden)
-    monkeypatch.setattr(topup_module, "sample_chunks", forbidden)
+    monkeypatch.setattr(fill_module, "load_tokenizer", forbidden)
+    monkeypatch.setattr(fill_module, "sample_chunks", forbidden)
 
 
 # --- the engine -------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ import polars as pl
 import pytest
 from test_sampling_topup import PowerCut, cfg, forbid_loading, indices, table, toy_problems
 
+from analysis.sampling import fill as fill_module
 from analysis.sampling import load_samples, run_sampling, topup
-from analysis.sampling import runner as runner_module
 from analysis.sampling.__main__ import main as cli
 from analysis.store import MARKER_NAME
 from analysis.tinymodel import build_tiny_model
@@ -208,14 +208,14 @@ def test_an_interrupted_topup_finishes_when_the_command_runs_again(
     plan = tmp_path / "plan.parquet"
     pl.DataFrame({"problem_id": list(extras), "extra": list(extras.values())}).write_parquet(plan)
     argv = ("topup", parent, "--extra", plan, "--out-root", tmp_path / "cut", "--problems", problems_file)
-    real = runner_module.open_backend
-    monkeypatch.setattr(runner_module, "open_backend", lambda config: PowerCut(real(config), calls=1))
+    real = fill_module.open_backend
+    monkeypatch.setattr(fill_module, "open_backend", lambda config: PowerCut(real(config), calls=1))
     with pytest.raises(RuntimeError, match="power cut"):
         cli([str(a) for a in argv])
     cut = tmp_path / "cut" / reference.name
     assert len(list(cut.glob("part-*.parquet"))) == 1
     assert not (cut / MARKER_NAME).exists()
-    monkeypatch.setattr(runner_module, "open_backend", real)
+    monkeypatch.setattr(fill_module, "open_backend", real)
     capsys.readouterr()
     rc, out, err = run_cli(capsys, *argv)
     assert (rc, out) == (0, str(cut))

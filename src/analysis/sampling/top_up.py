@@ -75,38 +75,14 @@ from typing import Any
 
 import polars as pl
 
-from analysis.sampling.backends import Backend, engine_key
+from analysis.sampling.backends import Backend
 from analysis.sampling.config import SamplingConfig
+from analysis.sampling.fill import library_versions, sample_missing_chunks
 from analysis.sampling.identity import SamplingError, run_hash
-from analysis.sampling.plan import SEED_BITS, Chunk, group_parts, missing_runs
-from analysis.sampling.runner import (
-    RunSpec,
-    check_folder,
-    gen_params,
-    library_versions,
-    prepare_run,
-    render_prompts,
-    sample_chunks,
-)
-from analysis.sampling.storage import (
-    CONFIG_NAME,
-    PROMPTS_NAME,
-    covered_chunks,
-    is_run_dir,
-    list_parts,
-    read_run_config,
-    run_lock,
-)
-from analysis.sampling.tokens import load_tokenizer
-from analysis.store import (
-    atomic_write_json,
-    atomic_write_parquet,
-    canonical_json,
-    is_complete,
-    mark_complete,
-    remove_stale_temporaries,
-    stable_hash,
-)
+from analysis.sampling.plan import SEED_BITS, Chunk
+from analysis.sampling.runner import RunSpec, check_folder, prepare_run
+from analysis.sampling.storage import is_run_dir, list_parts, read_run_config
+from analysis.store import canonical_json, is_complete, stable_hash
 
 FORMAT = "analysis.sampling.topup/1"
 SECTION = "topup"  # the key of the top-up record in config.json
@@ -238,58 +214,39 @@ def topup(
     check_folder(out_root, run_dir, tspec)
     if is_complete(run_dir):
         return run_dir
-    if backend is not None:
-        wanted = json.loads(canonical_json(engine_key(cfg, spec.identity["model"], spec.identity["tokenizer"])))
-        if wanted != json.loads(canonical_json(backend.engine_key)):
-            msg = f"the open {backend.name} backend serves another model or engine setting than this run wants"
-            raise SamplingError(msg)
-    tokenizer = load_tokenizer(spec.model_ref, spec.tokenizer_ref)
-    prompt_frame, prompt_by_id = render_prompts(tspec, tokenizer)
-    params = gen_params(tspec, tokenizer)
     chunks = topup_chunks(extras, first_index, cfg.seeds[0], cfg.chunk_size)
-    parts = group_parts(chunks, cfg.effective_batch_size)
-    with run_lock(run_dir):
-        if is_complete(run_dir):
-            return run_dir
-        remove_stale_temporaries(run_dir)
-        if not (run_dir / CONFIG_NAME).is_file():
-            section = {
-                "parent": record["run_hash"],
-                "parent_dir": str(parent_dir.resolve()),
-                "root": root_hash,
-                "root_samples_per_problem": root_spp,
-                "extra": extras,
-                "first_index": first_index,
-                "next_index": {**next_index, **{pid: first_index[pid] + m for pid, m in extras.items()}},
-            }
-            atomic_write_json(
-                {
-                    "run_hash": tspec.run_hash,
-                    "identity": identity,
-                    "config": root_config,
-                    SECTION: section,
-                    "stop_token_ids": list(params.stop_token_ids),
-                    "plan": {"problems": len(extras), "samples": sum(extras.values()), "chunks": len(chunks)},
-                    "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "versions": library_versions(),
-                },
-                run_dir / CONFIG_NAME,
-            )
-        if not (run_dir / PROMPTS_NAME).is_file():
-            atomic_write_parquet(prompt_frame, run_dir / PROMPTS_NAME)
-        covered = covered_chunks(run_dir, chunks)
-        todo = [run for part in parts for run in missing_runs(part, covered)]
-        new = sum(c.count for run in todo for c in run)
-        if progress and new < sum(extras.values()):
-            done = sum(extras.values()) - new
-            sys.stderr.write(f"top-up {tspec.run_hash}: resuming, {done} of {done + new} samples already written\n")
-        sampling_s = sample_chunks(tspec, run_dir, todo, params, prompt_by_id, backend, progress, new) if todo else 0.0
-        summary = _summary(run_dir, tspec, record["run_hash"], extras, first_index, new, started, sampling_s)
-        mark_complete(run_dir, summary)
-    if progress:
+
+    def describe(_n_parts: int) -> dict[str, Any]:
+        section = {
+            "parent": record["run_hash"],
+            "parent_dir": str(parent_dir.resolve()),
+            "root": root_hash,
+            "root_samples_per_problem": root_spp,
+            "extra": extras,
+            "first_index": first_index,
+            "next_index": {**next_index, **{pid: first_index[pid] + m for pid, m in extras.items()}},
+        }
+        plan = {"problems": len(extras), "samples": sum(extras.values()), "chunks": len(chunks)}
+        return {"config": root_config, SECTION: section, "plan": plan}
+
+    def summarize(new_samples: int, sampling_s: float) -> dict[str, Any]:
+        return _summary(run_dir, tspec, record["run_hash"], extras, first_index, new_samples, started, sampling_s)
+
+    summary = sample_missing_chunks(
+        tspec,
+        run_dir,
+        chunks,
+        describe,
+        summarize,
+        backend=backend,
+        progress=progress,
+        model_identity=spec.identity,  # the top-up's own identity names its parent, not the model
+        resume_label=f"top-up {tspec.run_hash}",
+    )
+    if summary is not None and progress:
         sys.stderr.write(
             f"top-up {tspec.run_hash} of {record['run_hash']}: {summary['samples']} samples of "
-            f"{summary['problems']} problems ({new} new), wall {summary['wall_s']:.1f} s\n"
+            f"{summary['problems']} problems ({summary['new_samples']} new), wall {summary['wall_s']:.1f} s\n"
         )
     return run_dir
 
