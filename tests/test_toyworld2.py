@@ -160,3 +160,48 @@ def test_committed_tables_are_current_and_a_changed_version_is_stale() -> None:
     older = Results2(found.table, found.meta | {"training_code_version": "000000000000"}, found.path)
     assert older.stale_reasons() == [f"training code 000000000000 → {found.meta['training_code_version']}"]
     assert "Stale" in older.note()
+
+
+def test_variant_worlds_join_the_page_under_their_labels() -> None:
+    from analysis.pages.toyworld2 import VARIANT_WORLDS, toyworld2_page
+    from analysis.toyworld2.results import RESULTS_DIR
+
+    present = {
+        sub: label for sub, (label, _) in VARIANT_WORLDS.items() if (RESULTS_DIR / sub / "findings.csv").is_file()
+    }
+    if not present:
+        pytest.skip(f"no committed variant worlds in {RESULTS_DIR}")
+    page = toyworld2_page()
+    conditions = set(page.findings["condition"])
+    for label in present.values():
+        assert any(c == label or c.startswith(f"{label}, ") for c in conditions)
+        assert label in page.by_rarity_worlds
+        assert {"condition", "rarest_rank", "pass@n_base", "pass@n_rl"} <= set(page.by_rarity_worlds[label].columns)
+
+
+def test_committed_variant_worlds_are_current() -> None:
+    from analysis.pages.toyworld2 import VARIANT_WORLDS
+    from analysis.toyworld2.results import RESULTS_DIR, load_results
+
+    found = {sub: load_results("findings", RESULTS_DIR / sub) for sub in VARIANT_WORLDS}
+    if not any(found.values()):
+        pytest.skip(f"no committed variant worlds in {RESULTS_DIR}")
+    for sub, res in found.items():
+        if res is not None:
+            assert res.stale_reasons() == [], sub
+
+
+def test_rarity_by_condition_has_a_block_per_condition() -> None:
+    import polars as pl
+
+    from analysis.pages.toyworld2 import rarity_by_condition
+
+    rows = []
+    for model, c in (("base", [1, 0]), ("rl-default-s0", [4, 0]), ("rl-cold-s0", [0, 2])):
+        for i, ci in enumerate(c):
+            rows.append({"model": model, "temperature": 0.6, "rarest_rank": i + 1, "n": 4, "c": ci})
+    table = rarity_by_condition(pl.DataFrame(rows))
+    assert table["condition"].unique().sort().to_list() == ["cold", "default"]
+    cold = table.filter(pl.col("condition") == "cold").sort("rarest_rank")
+    assert cold["pass@n_base"].to_list() == [1.0, 0.0]
+    assert cold["pass@n_rl"].to_list() == [0.0, 1.0]

@@ -6,7 +6,7 @@ tables in ``data/toyworld2/`` (and ``data/public/``) and writes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,12 @@ TARGETS = (
     ("crossover_ok", "crossover k ≥ 16"),
     ("only_rl_ok", "at most 2% of problems solved only by RL"),
 )
+# Variant worlds with their own base (sub-folder of the results: label, config); every RL condition
+# of each joins the comparisons under "<label>, <condition>".
+VARIANT_WORLDS = {
+    "tail": ("heavier tail (own base, skill r seen 1/r² as often)", "configs/toyworld2/tail.yaml"),
+    "floor": ("near-zero rare skills (own base, reliability falls as (1/r)²)", "configs/toyworld2/floor.yaml"),
+}
 FINDINGS_SHOWN = (
     "condition", "seed", "temperature", "outcome", "pass@1 base", "pass@1 other", "Δ pass@1 lo", "Δ pass@1 hi",
     "pass@n base", "pass@n other", "Δ pass@n lo", "Δ pass@n hi", "other only", "base only", "crossover k", "rl_rise",
@@ -44,6 +50,7 @@ class ToyWorld2Page:
     targets: pl.DataFrame | None
     by_rarity: pl.DataFrame | None
     answer: Any
+    by_rarity_worlds: dict[str, pl.DataFrame] = field(default_factory=dict)  # variant world -> its mechanism table
 
 
 def skills_table(config: dict[str, Any]) -> pl.DataFrame:
@@ -110,7 +117,32 @@ def rarity_table(counts: pl.DataFrame, rl_prefix: str = "rl-default-") -> pl.Dat
         .agg(pl.len().alias("problems"))
     )
     joined = out.join(problems, on=["temperature", "rarest_rank"]).sort(["temperature", "rarest_rank"])
+    order = ["temperature", "rarest_rank", "pass@1_base", "pass@1_rl", "pass@n_base", "pass@n_rl", "problems"]
+    joined = joined.select([c for c in order if c in joined.columns])  # the pivot's order follows the data
     return joined.with_columns(pl.col(pl.Float64).exclude("temperature").round(3))
+
+
+def rarity_by_condition(counts: pl.DataFrame) -> pl.DataFrame:
+    """:func:`rarity_table` for every RL condition of a results folder, one block per condition."""
+    conditions = sorted({m.split("-")[1] for m in counts["model"].unique().to_list() if m.startswith("rl-")})
+    frames = [rarity_table(counts, f"rl-{c}-").select(pl.lit(c).alias("condition"), pl.all()) for c in conditions]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def mechanism_sentence(label: str, table: pl.DataFrame) -> str:
+    """Where, by the rank of a problem's rarest skill, RL's solved share (pass@256, mean over seeds)
+    fell below the base's and where it rose, in one variant world (:func:`rarity_by_condition`)."""
+    d = table.with_columns((pl.col("pass@n_rl") - pl.col("pass@n_base")).alias("d"))
+    lost, gained = d.filter(pl.col("d") < 0).sort("d"), d.filter(pl.col("d") > 0)
+    said = f"In the {label} world, over {d.height} groups (rarest-skill rank × RL condition × temperature), "
+    said += f"RL's solved share rose above the base's in {gained.height} and fell below it in {lost.height}"
+    if lost.height:
+        w = lost.row(0, named=True)
+        said += (
+            f" (largest fall: rank {w['rarest_rank']}, {w['condition']}, T = {w['temperature']:g}: "
+            f"{w['pass@n_base']:.3f} → {w['pass@n_rl']:.3f}, pass@1 {w['pass@1_base']:.3f} → {w['pass@1_rl']:.3f})"
+        )
+    return said + "."
 
 
 def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame) -> str:
@@ -179,14 +211,21 @@ def toyworld2_page(results_dir: str | Path | None = None, public_dir: str | Path
         return ToyWorld2Page(missing, pl.DataFrame(), None, None, None, None, None, None, missing)
     counts, findings = counts_r.table, findings_r.table
     notes = [counts_r.note()]
-    tail = load_results("findings", folder / "tail")
-    if tail is not None:
-        # The heavier-tail variant has its own base; its default RL recipe is one more condition.
-        tail_rows = tail.table.filter(pl.col("condition") == "default").with_columns(
-            pl.lit("heavier tail (own base, skill r seen 1/r² as often)").alias("condition")
+    worlds = {}  # variant worlds (own base): their findings join the comparisons, their mechanism tables show
+    for sub, (label, config) in VARIANT_WORLDS.items():
+        found, counted = load_results("findings", folder / sub), load_results("counts", folder / sub)
+        if found is None:
+            continue
+        rows = found.table.with_columns(
+            pl.when(pl.col("condition") == "default")
+            .then(pl.lit(label))
+            .otherwise(pl.format("{}, {}", pl.lit(label), pl.col("condition")))
+            .alias("condition")
         )
-        findings = pl.concat([findings, tail_rows.select(findings.columns)], how="vertical_relaxed")
-        notes.append(f"Heavier tail (`configs/toyworld2/tail.yaml`, its own base): {tail.note()}")
+        findings = pl.concat([findings, rows.select(findings.columns)], how="vertical_relaxed")
+        notes.append(f"{label[0].upper() + label[1:]} (`{config}`, its own base): {found.note()}")
+        if counted is not None:
+            worlds[label] = rarity_by_condition(counted.table)
     pub_dir = Path(public_dir or PUBLIC)
     public = public_counts(pub_dir) if (pub_dir / "counts.csv").is_file() else None
     rl_default = sorted(m for m in counts["model"].unique().to_list() if m.startswith("rl-default-"))
@@ -211,5 +250,8 @@ def toyworld2_page(results_dir: str | Path | None = None, public_dir: str | Path
         findings=shown,
         targets=target_table(findings),
         by_rarity=by_rarity,
-        answer=Markdown(answer_text(findings, by_rarity)),
+        answer=Markdown(
+            answer_text(findings, by_rarity) + "".join(f" {mechanism_sentence(k, v)}" for k, v in worlds.items())
+        ),
+        by_rarity_worlds=worlds,
     )
