@@ -97,8 +97,11 @@ PAGES: tuple[Page, ...] = (
     Page("grading", "Grading", "Methods", "page", ("grades",)),
     Page("toyworld-methods", "The toy world: methods", "Toy world", "markdown", (), ("toyworld",), "toyworld.md"),
     Page("toyworld", "Toy world results", "Toy world", "page", ("grades", "findings"), ("toyworld",)),
+    # The paper's section 4 in miniature, from committed tables (data/toyworld/algorithms*.csv).
+    Page(
+        "toyworld_algorithms", "Toy world: RL algorithms, steps, group size, KL", "Toy world", "page", (), ("toyworld",)
+    ),
     # A second miniature (long-tailed skills), from its committed experiment tables (data/toyworld2).
-    Page("toyworld_algorithms", "Toy world: six RL algorithms", "Toy world", "page", (), ("toyworld",)),
     Page("toyworld2", "Toy world 2: long-tailed skills", "Toy world", "page", (), ("toyworld",)),
     Page("reproducibility", "Reproducibility", "Reproducibility", "page", ("grades", "pages")),
     Page("own-models", "Run it on your own models", "Reproducibility", "markdown"),

@@ -1,139 +1,137 @@
-"""The toy world's six RL algorithms (the paper's §4.3 in miniature), from committed tables.
+"""The toy world's deep analysis (the paper's §4 in miniature), from committed tables.
 
 Reads ``data/toyworld/algorithms.csv`` and ``algorithms_curves.csv``
-(:mod:`analysis.toyworld.algo_grid`) and shows them beside the paper's v2 Table 2; writes
-nothing.
+(:mod:`analysis.toyworld.algo_grid`) and shows them in the paper's forms: Table 2 (six
+algorithms, across training seeds, per RL prompt regime), the Fig. 8-style pass@k panel, Table 3
+(per training step), the Fig. 15 ablations (group size, KL) and the Fig. 18 training dynamics,
+each beside the paper's own numbers where it has them. The tables and sentences come from
+:mod:`analysis.pages.algorithm_tables`; this module only assembles them and writes nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import altair as alt
 import polars as pl
 
 from analysis import charts
-from analysis.answer import grader_sentence
+from analysis.pages import algorithm_tables as T
 from analysis.study import Study
 
 COMMAND = (
     "python -m analysis.toyworld.algo_grid --config configs/toyworld/algorithms.yaml "
     "--table data/toyworld/algorithms.csv"
 )
-# The paper's v2 Table 2, Omni-MATH-Test (its in-domain test set), in %: pass@1 and pass@256 of
-# Qwen2.5-7B and of six RL runs from it (PAPER.md §4.5). ΔSE = base pass@256 − pass@1.
-PAPER_SOURCE = "v2 Table 2, Omni-MATH-Test (in-domain), Qwen2.5-7B base (PAPER.md §4.5)"
-PAPER_BASE = (10.2, 69.1)
-PAPER = {
-    "GRPO": (25.1, 68.3),
-    "PPO": (26.8, 69.2),
-    "ReMax": (23.8, 67.5),
-    "RLOO": (28.1, 69.2),
-    "Reinforce++": (28.0, 69.7),
-    "DAPO": (26.5, 67.0),
-}
-
-
-SMALL_SPREAD = 5.0  # ΔSE points: below this, one seed cannot tell the algorithms apart
+PAPER_SOURCE = T.PAPER_SOURCE
+SHOWN_TEMPERATURE = 0.6  # the paper's evaluation temperature; charts show it, tables show every one
 
 
 @dataclass
 class ToyWorldAlgorithmsPage:
-    table: pl.DataFrame | None  # miniature beside the paper, one row per algorithm and temperature
-    curves: alt.TopLevelMixin | None
     note: Any
-    curves_note: Any
-    verdict: Any
-    stale: list[str]
+    settings: Any = None  # the runs' settings beside the paper's
+    table2: pl.DataFrame | None = None
+    verdicts: list[Any] = field(default_factory=list)  # one sentence per regime
+    answer: Any = None  # regime or algorithm?
+    passk: alt.TopLevelMixin | None = None  # Fig. 8
+    steps: pl.DataFrame | None = None  # Table 3
+    steps_chart: alt.TopLevelMixin | None = None  # Fig. 1 right
+    ablations: pl.DataFrame | None = None  # Fig. 15
+    ablations_chart: alt.TopLevelMixin | None = None
+    ablation_sentences: list[Any] = field(default_factory=list)  # one per regime
+    dynamics: dict[str, alt.TopLevelMixin] = field(default_factory=dict)  # Fig. 18, per regime
+    curves_note: Any = None
+    stale: list[str] = field(default_factory=list)
 
 
-def paper_table() -> pl.DataFrame:
-    """The paper's figures per algorithm (in %), with its ΔSE."""
-    rows = [
-        {"label": k, "paper_pass@1": p1, "paper_pass@256": pk, "paper_delta_se": round(PAPER_BASE[1] - p1, 1)}
-        for k, (p1, pk) in PAPER.items()
-    ]
-    return pl.DataFrame(rows)
-
-
-def side_by_side(table: pl.DataFrame) -> pl.DataFrame:
-    """The miniature's rows (figures in %) joined with the paper's by algorithm."""
-    pct = ("pass@1", "pass_max", "base_pass_max", "delta_se")
-    mini = table.select("label", "seed", "temperature", *[(pl.col(c) * 100).round(1).alias(c) for c in pct], "outcome")
-    return mini.join(paper_table(), on="label", how="left")
-
-
-def verdict(table: pl.DataFrame, rl: dict | None = None) -> str:
-    """One sentence, computed from the table: does algorithm choice move the boundary?
-
-    It moves the boundary at a temperature when the algorithms' outcomes against the base
-    (:func:`analysis.findings.compare_pair`) differ; otherwise only their distance to it does.
-    """
-    parts, moved = [], False
-    for t in sorted(set(table["temperature"].to_list())):
-        at = table.filter(pl.col("temperature") == t)
-        dse, pmax = at["delta_se"] * 100, at["pass_max"] * 100
-        base_max = float(at["base_pass_max"][0]) * 100
-        kinds = sorted(set(at["outcome"].to_list()))
-        moved |= len(kinds) > 1
-        said = (
-            f"all {kinds[0]}"
-            if len(kinds) == 1
-            else "mixed: " + ", ".join(f"{a} {o}" for a, o in at.select("label", "outcome").rows())
+def curve_rows(rows: pl.DataFrame, model: pl.Expr, with_base: bool = True) -> pl.DataFrame:
+    """Long pass@k rows (model, regime, temperature, k, pass_at_k), averaged over seeds, with the
+    base's own curve once per (regime, temperature) when ``with_base``."""
+    ks = sorted(int(c.split("@")[1]) for c in rows.columns if c.startswith("pass@"))
+    idx = ["model", "regime", "temperature"]
+    frames = [rows.with_columns(model.alias("model")).select(*idx, *[pl.col(f"pass@{k}") for k in ks])]
+    if with_base:
+        frames.append(
+            rows.select(
+                pl.lit("base").alias("model"),
+                "regime",
+                "temperature",
+                *[pl.col(f"base_pass@{k}").alias(f"pass@{k}") for k in ks],
+            )
         )
-        parts.append(
-            f"at T = {t:g} pass@k_max {_span(pmax.min(), pmax.max())}% (base {base_max:.1f}%), "
-            f"ΔSE {_span(dse.min(), dse.max())} points, outcomes {said}"
-        )
-    spread = max(float((g["delta_se"].max() - g["delta_se"].min()) * 100) for _, g in table.group_by("temperature"))
-    kinds = sorted(set(table["outcome"].to_list()))
-    if moved:
-        claim = "the outcome against the base depends on the algorithm, so here algorithm choice does move the boundary"
-    elif spread <= SMALL_SPREAD:
-        claim = (
-            f"all {table['label'].n_unique()} algorithms end with the same outcome against the base "
-            f"({' / '.join(kinds)}) "
-            f"and ΔSE within {spread:.1f} points of each other, so algorithm choice does not move the boundary"
-        )
-    else:
-        claim = (
-            f"the algorithms share their outcome against the base but their ΔSE differ by up to {spread:.1f} "
-            "points, so algorithm choice moves how close pass@1 gets to the base's ceiling, not the boundary itself"
-        )
-    graded = grader_sentence(["exact"])
-    return (
-        f"{graded} **In the miniature, {claim}:** "
-        + "; ".join(parts)
-        + ". One seed per algorithm, so the spread between "
-        "training seeds is not measured here" + _regime(rl) + "."
+    long = pl.concat(frames).unpivot(index=idx, variable_name="k", value_name="pass_at_k")
+    long = long.with_columns(pl.col("k").str.split("@").list.get(1).cast(pl.Int64))
+    return long.group_by([*idx, "k"], maintain_order=True).agg(pl.col("pass_at_k").mean())
+
+
+def _roles(models: list[str]) -> dict[str, str]:
+    return {m: ("base" if m == "base" else "rl") for m in ["base", *[m for m in models if m != "base"]]}
+
+
+def _curves_chart(long: pl.DataFrame, title: str) -> alt.TopLevelMixin:
+    at = long.filter(pl.col("temperature") == SHOWN_TEMPERATURE)
+    return charts.passk_chart(
+        at, _roles(at["model"].unique(maintain_order=True).to_list()), row=None, column="regime", title=title
     )
 
 
-def _regime(rl: dict | None) -> str:
-    """The RL setting the table was made under, from its provenance record."""
-    if not rl:
-        return ""
-    beta = rl.get("beta")
-    kl = f"a KL penalty β = {beta:g} (the paper's runs used none)" if beta else "no KL penalty, as in the paper"
-    return (
-        f"; RL prompts drawn like the test set ({_carries(rl.get('prompt_carries') or {})}), {rl.get('steps')} steps, "
-        f"with {kl}. In this regime the toy world's default GRPO run expands coverage too"
+def passk_panel(table: pl.DataFrame) -> alt.TopLevelMixin:
+    """Fig. 8 in miniature: each algorithm's pass@k (mean over its seeds) against the base's."""
+    six = T.final_rows(table.filter(pl.col("variant") == T.SIX))
+    return _curves_chart(
+        curve_rows(six, pl.col("label")),
+        f"pass@k per algorithm (mean over training seeds) and the base, T = {SHOWN_TEMPERATURE:g}",
     )
 
 
-def _curves_chart(curves: pl.DataFrame) -> alt.TopLevelMixin:
-    long = curves.unpivot(index=["algorithm", "seed", "step"], on=["reward", "length", "entropy", "kl"])
-    long = long.rename({"variable": "metric"}).with_columns(pl.col("algorithm").alias("model"))
-    return charts.training_chart(
-        long.drop_nulls("value"),
-        metrics=("reward", "length", "entropy", "kl"),
-        title="RL training per algorithm: reward, response length (tokens), entropy (nats/token), KL to the base",
+def steps_chart(table: pl.DataFrame, algorithm: str = "grpo") -> alt.TopLevelMixin:
+    """Fig. 1 (right) in miniature: the longer run's pass@k at each evaluated step and the base's."""
+    rows = table.filter((pl.col("algorithm") == algorithm) & (pl.col("kind") == "steps"))
+    model = pl.format("{} step {}", pl.col("label"), pl.col("step"))
+    return _curves_chart(curve_rows(rows, model), f"pass@k per training step and the base, T = {SHOWN_TEMPERATURE:g}")
+
+
+def ablations_chart(table: pl.DataFrame, algorithm: str = "grpo") -> alt.TopLevelMixin:
+    """Fig. 15 in miniature: the default run (mean over its seeds) and its variants, against the base."""
+    rows = T.final_rows(
+        table.filter((pl.col("algorithm") == algorithm) & pl.col("kind").is_in(["algorithms", "ablation"]))
     )
+    seeds = pl.col("seed").n_unique().over(["regime", "variant"])
+    model = pl.format("{} {} ({} seeds)", pl.col("label"), pl.col("variant").replace({T.SIX: "default"}), seeds)
+    return _curves_chart(curve_rows(rows, model), f"pass@k of the ablations and the base, T = {SHOWN_TEMPERATURE:g}")
+
+
+def dynamics_charts(curves: pl.DataFrame) -> dict[str, alt.TopLevelMixin]:
+    """Fig. 18 in miniature, per regime: reward, response length, entropy and KL per step, for each
+    algorithm (mean over its seeds) and each ablation."""
+    out = {}
+    shown = curves.filter(pl.col("kind") != "steps").with_columns(
+        pl.when(pl.col("variant") == T.SIX)
+        .then(pl.col("algorithm"))
+        .otherwise(pl.format("{} {}", pl.col("algorithm"), pl.col("variant")))
+        .alias("model")
+    )
+    for (regime,), g in shown.group_by("regime", maintain_order=True):
+        long = g.unpivot(
+            index=["model", "seed", "step"], on=["reward", "length", "entropy", "kl"], variable_name="metric"
+        )
+        long = (
+            long.drop_nulls("value")
+            .group_by(["model", "metric", "step"], maintain_order=True)
+            .agg(pl.col("value").mean())
+        )
+        out[regime] = charts.training_chart(
+            long,
+            metrics=("reward", "length", "entropy", "kl"),
+            title=f"RL training ({T.REGIME_WORDS.get(regime, regime)}): mean over seeds",
+        )
+    return out
 
 
 def toyworld_algorithms_page(study: Study | None = None, results_dir: str | None = None) -> ToyWorldAlgorithmsPage:
-    """The committed six-algorithm tables beside the paper's Table 2 (``study`` is not read)."""
+    """The committed grid tables in the paper's forms (``study`` is not read)."""
     from IPython.display import Markdown
 
     from analysis.toyworld.algo_grid import stale_reasons
@@ -141,39 +139,32 @@ def toyworld_algorithms_page(study: Study | None = None, results_dir: str | None
 
     folder = results_dir or RESULTS_DIR
     res = load_results("algorithms", folder)
-    curves = load_results("algorithms_curves", folder)
     if res is None:
-        missing = Markdown(f"No six-algorithm table in {folder}: run `{COMMAND}`.")
-        return ToyWorldAlgorithmsPage(None, None, missing, Markdown(""), Markdown(""), ["missing"])
+        return ToyWorldAlgorithmsPage(
+            Markdown(f"No algorithm grid table in {folder}: run `{COMMAND}`."), stale=["missing"]
+        )
     stale = stale_reasons(res)
     note = res.note()
     if stale and "algorithm code" in stale[-1]:
         note += f" **Stale:** {stale[-1]}."
-    chart, curves_note = None, f"No training curves in {folder}: run `{COMMAND}`."
-    if curves is not None:
-        chart, curves_note = _curves_chart(curves.table), curves.note()
-    return ToyWorldAlgorithmsPage(
-        side_by_side(res.table),
-        chart,
+    table = res.table
+    regimes = table["regime"].unique(maintain_order=True).to_list()
+    page = ToyWorldAlgorithmsPage(
         Markdown(note),
-        Markdown(curves_note),
-        Markdown(verdict(res.table, (res.meta.get("config") or {}).get("algorithms", {}).get("rl"))),
-        stale,
+        settings=Markdown(T.settings_sentence(res.meta.get("config") or {})),
+        table2=T.table2(table),
+        verdicts=[Markdown(T.algorithm_verdict(table, r)) for r in regimes],
+        answer=Markdown(T.regime_answer(table)),
+        passk=passk_panel(table),
+        stale=stale,
     )
-
-
-def _carries(weights: dict) -> str:
-    """``{"0": 3, "1": 1}`` as ``weights 3:1 for 0–1 carries``."""
-    keys = sorted(weights, key=int)
-    return f"weights {':'.join(str(weights[k]) for k in keys)} for {keys[0]}–{keys[-1]} carries" if keys else "no mix"
-
-
-def _span(lo: float, hi: float) -> str:
-    """``lo`` to ``hi`` with one decimal, or one number when they round alike."""
-    a, b = f"{lo:.1f}", f"{hi:.1f}"
-    return a if a == b else f"{a} to {b}"
-
-
-def _rl_settings(meta: dict) -> dict | None:
-    """The RL settings in a table's provenance record."""
-    return ((meta.get("config") or {}).get("algorithms") or {}).get("rl")
+    if table.filter(pl.col("kind") == "steps").height:
+        page.steps, page.steps_chart = T.step_table(table), steps_chart(table)
+    if table.filter(pl.col("kind") == "ablation").height:
+        page.ablations, page.ablations_chart = T.ablation_table(table), ablations_chart(table)
+        page.ablation_sentences = [Markdown(T.ablation_sentence(table, r)) for r in regimes]
+    curves = load_results("algorithms_curves", folder)
+    page.curves_note = Markdown(curves.note() if curves else f"No training curves in {folder}: run `{COMMAND}`.")
+    if curves is not None:
+        page.dynamics = dynamics_charts(curves.table)
+    return page

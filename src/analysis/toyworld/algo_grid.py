@@ -1,15 +1,22 @@
-"""The paper's section 4.3 in miniature: six RL algorithms from one base, compared on the test set.
+"""The paper's section 4 in miniature: six RL algorithms, GRPO's training steps, group size and
+KL, from one base, compared on the test set.
 
-From the default base, one run of :mod:`analysis.toyworld.rl_family` per (algorithm, seed) with
-the same RL settings (the config's ``algorithms.rl``); every final checkpoint is evaluated at
-each temperature (:func:`analysis.toyworld.report.evaluation_job`, the fast sampler) and set
-against the base through :func:`analysis.findings.compare_pair` (via
-:func:`~analysis.toyworld.report.results_table`). Writes ``<table>`` (one row per run and
-temperature: pass@1, pass@k_max, the base's pass@k_max, ΔSE = base pass@k_max − model pass@1
-as in the paper's Table 2, the outcome) and ``<table stem>_curves.csv`` (per training step:
-reward, response length, entropy, KL to the base), each with a ``.json`` provenance record that
-adds :func:`~analysis.toyworld.algo_runs.family_code_version` to
-:func:`~analysis.toyworld.results.provenance`. Run::
+From the default base, one run of :mod:`analysis.toyworld.rl_family` per (regime, variant,
+algorithm, seed). A *regime* is an RL prompt mix (the config's ``algorithms.regimes``: for
+example prompts drawn like the test set, or only problems the base already solves); the
+variant ``six`` is the six-algorithm comparison with the shared settings (``algorithms.rl``);
+every other variant (``algorithms.variants``) is one algorithm with some settings changed
+(group size, KL, a longer run). Each run's final checkpoint and every snapshot in its
+``snapshots`` is evaluated at each temperature (:func:`analysis.toyworld.report.evaluation_job`,
+the fast sampler) and set against the base through :func:`analysis.findings.compare_pair`
+(via :func:`~analysis.toyworld.report.results_table`). Writes ``<table>`` (one row per run,
+evaluated step and temperature: pass@k for every k of ``eval.ks``, the base's pass@k_max,
+ΔSE = base pass@k_max − model pass@1 as in the paper's Table 2, the outcome) and
+``<table stem>_curves.csv`` (per run and training step: reward, response length, entropy, KL to
+the base), each with a ``.json`` provenance record that adds
+:func:`~analysis.toyworld.algo_runs.family_code_version` to
+:func:`~analysis.toyworld.results.provenance`. Runs and evaluations are cached, so an
+interrupted grid resumes where it stopped. Run::
 
     python -m analysis.toyworld.algo_grid --config configs/toyworld/algorithms.yaml \
         --table data/toyworld/algorithms.csv
@@ -22,11 +29,12 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from analysis.store import atomic_write_text, is_complete, read_marker
 from analysis.toyworld.algo_runs import (
@@ -41,10 +49,24 @@ from analysis.toyworld.algo_runs import (
 from analysis.toyworld.config import RLConfig, ToyWorldConfig, read_config_dict
 from analysis.toyworld.report import evaluation_job, results_table
 from analysis.toyworld.results import Results, load_results, provenance, write_meta
-from analysis.toyworld.train import DEFAULT_ROOT, run_jobs, train_all
+from analysis.toyworld.rl import snapshot_dir
+from analysis.toyworld.train import DEFAULT_ROOT, Job, run_jobs, train_all
 
 CURVE_FIELDS = ("reward", "length", "entropy", "kl")
-TABLE_COLUMNS = ("algorithm", "label", "seed", "temperature", "pass@1", "pass_max", "base_pass@1", "base_pass_max")
+ID_COLUMNS = ("regime", "variant", "kind", "algorithm", "label", "seed", "step", "temperature")
+SIX = "six"  # the variant name of the six-algorithm comparison
+
+
+class Variant(BaseModel):
+    """One arm beside the six-algorithm comparison: an algorithm with some settings changed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["ablation", "steps"] = "ablation"  # steps: a longer run, for the per-step table
+    algorithm: Algorithm = "grpo"
+    rl: dict[str, Any] = {}  # RLConfig fields over the shared ones (group_size, beta, steps, snapshots, ...)
+    settings: dict[str, Any] = {}  # AlgorithmConfig fields over the algorithm's shared ones
+    seeds: tuple[int, ...] | None = None  # None: the grid's seeds
 
 
 class AlgoGridConfig(BaseModel):
@@ -56,7 +78,51 @@ class AlgoGridConfig(BaseModel):
     seeds: tuple[int, ...] = (0,)
     rl: dict[str, Any] = {}  # RLConfig fields shared by every run (prompt mix, beta, steps, ...)
     settings: dict[str, dict[str, Any]] = {}  # per algorithm: AlgorithmConfig fields beyond the defaults
+    regimes: dict[str, dict[str, Any]] = {"indist": {}}  # name -> RLConfig fields over the shared ones
+    variants: dict[str, Variant] = {}
     temperatures: tuple[float, ...] = (0.6,)
+
+    @model_validator(mode="after")
+    def _names(self) -> AlgoGridConfig:
+        msg = ""
+        if not self.regimes:
+            msg = "algorithms.regimes: name at least one regime"
+        elif SIX in self.variants:
+            msg = f"algorithms.variants: {SIX!r} is the six-algorithm comparison's name"
+        if msg:
+            raise ValueError(msg)
+        return self
+
+
+@dataclass(frozen=True)
+class Run:
+    """One RL run of the grid."""
+
+    regime: str
+    variant: str
+    kind: str  # "algorithms" (the six-algorithm comparison), "ablation" or "steps"
+    algorithm: str
+    seed: int
+    rl: RLConfig
+    algo: AlgorithmConfig
+
+    @property
+    def name(self) -> str:
+        return f"{self.regime}/{self.variant}/{self.algorithm}/seed{self.seed}"
+
+
+def grid_runs(grid: AlgoGridConfig) -> list[Run]:
+    """Every run of ``grid``, regime by regime: the six algorithms first, then the variants."""
+    runs = []
+    for regime, over in grid.regimes.items():
+        arms = [(SIX, "algorithms", a, {}, {}, grid.seeds) for a in grid.algorithms]
+        arms += [(n, v.kind, v.algorithm, v.rl, v.settings, v.seeds or grid.seeds) for n, v in grid.variants.items()]
+        for variant, kind, algorithm, rl_over, settings, seeds in arms:
+            rl = RLConfig.model_validate(grid.rl | over | rl_over | {"seeds": seeds})
+            shared = grid.settings.get(algorithm, {})
+            algo = AlgorithmConfig.model_validate(shared | settings | {"algorithm": algorithm})
+            runs += [Run(regime, variant, kind, algorithm, s, rl, algo) for s in seeds]
+    return runs
 
 
 def load_grid_config(path: str | os.PathLike[str]) -> tuple[ToyWorldConfig, AlgoGridConfig, dict[str, Any]]:
@@ -71,15 +137,24 @@ def delta_se(table: pl.DataFrame) -> pl.Series:
     return (table["base_pass_max"] - table["pass@1"]).alias("delta_se")
 
 
-def curves_table(folders: dict[tuple[str, int], Path]) -> pl.DataFrame:
+def curves_table(runs: list[Run], folders: dict[str, Path]) -> pl.DataFrame:
     """Per-step training log of each run: reward, response length, entropy, KL to the base."""
     frames = []
-    for (algorithm, seed), folder in folders.items():
-        log = json.loads((folder / "train_log.json").read_text(encoding="utf-8"))
+    for run in runs:
+        log = json.loads((folders[run.name] / "train_log.json").read_text(encoding="utf-8"))
         rows = [{"step": e["step"]} | {f: e.get(f) for f in CURVE_FIELDS} for e in log]
         frame = pl.DataFrame(rows, schema={"step": pl.Int64} | dict.fromkeys(CURVE_FIELDS, pl.Float64))
-        frames.append(frame.with_columns(pl.lit(algorithm).alias("algorithm"), pl.lit(seed).alias("seed")))
-    return pl.concat(frames).select("algorithm", "seed", "step", *CURVE_FIELDS)
+        ids = {"regime": run.regime, "variant": run.variant, "kind": run.kind, "algorithm": run.algorithm}
+        frames.append(frame.with_columns(*[pl.lit(v).alias(k) for k, v in (ids | {"seed": run.seed}).items()]))
+    return pl.concat(frames).select(*ID_COLUMNS[:4], "seed", "step", *CURVE_FIELDS)
+
+
+def _unique_by_folder(jobs: list[Job], key: str) -> list[Job]:
+    """``jobs`` without a second job writing the same place (two arms may be the same run)."""
+    seen: dict[str, Job] = {}
+    for job in jobs:
+        seen.setdefault(str(job.kwargs[key]), job)
+    return list(seen.values())
 
 
 def run_algo_grid(
@@ -97,54 +172,77 @@ def run_algo_grid(
     n_workers = cfg.workers if workers is None else workers
     world = cfg.model_copy(update={"rl": {}, "distill": None})
     base = train_all(world, root, workers=n_workers, progress=progress)["base"]
-    rl = RLConfig.model_validate(grid.rl | {"seeds": grid.seeds})
-    folders, jobs = {}, []
-    for algorithm in grid.algorithms:
-        algo = AlgorithmConfig.model_validate(grid.settings.get(algorithm, {}) | {"algorithm": algorithm})
-        for seed in grid.seeds:
-            folder = family_folder(world, rl, algo, seed, root)
-            folders[(algorithm, seed)] = folder
-            jobs.append(family_job(world, f"{algorithm} seed={seed}", rl, algo, seed, base, folder))
+    runs = grid_runs(grid)
+    folders = {r.name: family_folder(world, r.rl, r.algo, r.seed, root) for r in runs}
+    jobs = [family_job(world, r.name, r.rl, r.algo, r.seed, base, folders[r.name]) for r in runs]
     t_train = time.perf_counter()
-    run_jobs([j for j in jobs if not is_complete(j.kwargs["folder"])], n_workers, progress)
+    todo = [j for j in _unique_by_folder(jobs, "folder") if not is_complete(j.kwargs["folder"])]
+    run_jobs(todo, n_workers, progress)
     t_train = time.perf_counter() - t_train
 
-    eval_jobs, labels = [], {}
+    by_job: dict[str, Job] = {}  # evaluation jobs by cache file (one per checkpoint and temperature)
+    labels: dict[str, dict[str, Any]] = {}
     for t in grid.temperatures:
         job = evaluation_job(f"eval base T={t}", base, base, world, t, root)
-        eval_jobs.append(job)
+        by_job.setdefault(job.kwargs["cache_file"], job)
         labels[job.name] = {"model": "base", "temperature": t}
-        for (algorithm, seed), folder in folders.items():
-            job = evaluation_job(f"eval {algorithm} seed={seed} T={t}", folder, base, world, t, root)
-            eval_jobs.append(job)
-            labels[job.name] = {
-                "model": f"{algorithm}-seed{seed}",
-                "algorithm": algorithm,
-                "seed": seed,
-                "temperature": t,
-            }
+        for run in runs:
+            for step in (*run.rl.snapshots, run.rl.steps):
+                ck = folders[run.name] if step == run.rl.steps else snapshot_dir(folders[run.name], step)
+                job = evaluation_job(f"eval {run.name}@{step} T={t}", ck, base, world, t, root)
+                job = by_job.setdefault(job.kwargs["cache_file"], job)
+                ids = {"regime": run.regime, "variant": run.variant, "kind": run.kind}
+                ids |= {"algorithm": run.algorithm, "seed": run.seed}
+                labels[f"{run.name}@{step} T={t}"] = ids | {
+                    "model": f"{run.name}@{step}",
+                    "step": step,
+                    "temperature": t,
+                    "job": job.name,
+                }
     t_eval = time.perf_counter()
-    results = run_jobs(eval_jobs, n_workers, progress, job_bars=False)
+    evaluated = run_jobs(list(by_job.values()), n_workers, progress, job_bars=False)
     t_eval = time.perf_counter() - t_eval
+    results = {name: evaluated[lab.get("job", name)] for name, lab in labels.items()}
 
-    kmax = max(cfg.eval.ks)
-    rows = results_table(results, "base", list(cfg.eval.ks), labels).filter(pl.col("model") != "base")
-    rows = rows.rename({f"pass@{kmax}": "pass_max", f"base_pass@{kmax}": "base_pass_max"})
-    rows = rows.with_columns(pl.col("algorithm").replace_strict(LABELS).alias("label"), pl.lit(kmax).alias("k_max"))
-    out = rows.select(*TABLE_COLUMNS, "k_max", "outcome", "pass1_gain_lo", "pass1_gain_hi", "only_model", "only_base")
-    out = out.with_columns(delta_se(out)).sort(["temperature", "algorithm", "seed"])
+    ks = list(cfg.eval.ks)
+    kmax = max(ks)
+    rows = results_table(results, "base", ks, labels).filter(pl.col("model") != "base")
+    rows = rows.with_columns(
+        pl.col("algorithm").replace_strict(LABELS).alias("label"),
+        pl.col(f"pass@{kmax}").alias("pass_max"),
+        pl.col(f"base_pass@{kmax}").alias("base_pass_max"),
+        pl.lit(kmax).alias("k_max"),
+    )
+    passk = [f"pass@{k}" for k in ks]
+    out = rows.select(
+        *ID_COLUMNS,
+        *passk,
+        "pass_max",
+        *[f"base_{c}" for c in passk],
+        "base_pass_max",
+        "k_max",
+        "outcome",
+        "pass1_gain_lo",
+        "pass1_gain_hi",
+        "only_model",
+        "only_base",
+        "crossover_k",
+    )
+    order = {r.name: i for i, r in enumerate(runs)}  # the config's order: regimes, then arms, then seeds
+    run_of = pl.concat_str("regime", "variant", "algorithm", pl.format("seed{}", "seed"), separator="/")
+    out = out.with_columns(delta_se(out)).sort(run_of.replace_strict(order), "step", "temperature")
     written = {"table": Path(table), "curves": Path(table).with_name(Path(table).stem + "_curves.csv")}
     written["table"].parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out.write_csv(), written["table"])
-    atomic_write_text(curves_table(folders).write_csv(), written["curves"])
+    atomic_write_text(curves_table(runs, folders).write_csv(), written["curves"])
     meta = provenance(
         full,
         f"python -m analysis.toyworld.algo_grid --config {config} --table {table}",
         family_code_version=family_code_version(),
         base_checkpoint=base.name,
-        runs={f"{a} seed={s}": f.name for (a, s), f in folders.items()},
+        runs={name: f.name for name, f in folders.items()},
         seconds={"rl_training": t_train, "evaluation": t_eval, "total": time.perf_counter() - t0},
-        checkpoint_training_seconds=sum(read_marker(f).get("seconds") or 0.0 for f in folders.values()),
+        checkpoint_training_seconds=sum(read_marker(f).get("seconds") or 0.0 for f in set(folders.values())),
     )
     for path in written.values():
         write_meta(meta, path)
