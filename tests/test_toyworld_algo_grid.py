@@ -152,7 +152,7 @@ def _rows(outcomes: dict[str, list[str]], dse: dict[str, list[float]], regime: s
 def test_seed_ranges_are_mean_lowest_and_highest():
     t = _rows({"GRPO": ["sharpening"] * 3}, {"GRPO": [0.1, 0.2, 0.4]})
     row = T.table2(t).row(0, named=True)
-    assert row["delta_se"] == "23.3 [10.0–40.0]"
+    assert row["delta_se"] == "23.3 [10.0 to 40.0]"
     assert row["outcomes"] == "3× sharpening"
     assert row["base_pass_max"] == pytest.approx(80.0)
     assert row["paper_delta_se"] == pytest.approx(44.0)
@@ -211,8 +211,8 @@ def test_ablation_sentence_places_a_variant_against_the_default_seed_range():
     )
     said = T.ablation_sentence(pl.concat([six, near, far]), "indist")
     assert "ΔSE 10.0 to 14.0" in said
-    assert "kl0: expansion, ΔSE 13.0 (inside the default's range)" in said
-    assert "group8: mixed, ΔSE 30.0 (outside the default's range)" in said
+    assert "kl0: expansion, ΔSE 13.0 (+1.0 points from the default's mean, inside its seeds' range)" in said
+    assert "group8: mixed, ΔSE 30.0 (+18.0 points from the default's mean, outside its seeds' range)" in said
     assert T.ablation_sentence(six, "indist") == ""
 
 

@@ -59,11 +59,11 @@ def _count_words(outcomes: pl.Series) -> str:
 
 
 def with_ranges(summary: pl.DataFrame) -> pl.DataFrame:
-    """``mean [lo–hi]`` text for each figure (one number when there is one seed)."""
+    """``mean [lo to hi]`` text for each figure (one number when there is one seed)."""
 
     def fmt(c: str) -> pl.Expr:
         mean, lo, hi = (pl.col(x).round(1).cast(pl.String) for x in (c, f"{c}_lo", f"{c}_hi"))
-        return pl.when(pl.col("seeds") > 1).then(pl.format("{} [{}–{}]", mean, lo, hi)).otherwise(mean).alias(c)
+        return pl.when(pl.col("seeds") > 1).then(pl.format("{} [{} to {}]", mean, lo, hi)).otherwise(mean).alias(c)
 
     drop = [f"{c}_{e}" for c in _PCT for e in ("lo", "hi")]
     ranged = [c for c in _PCT if c != "base_pass_max"]  # one base: the same for every seed
@@ -119,11 +119,15 @@ def ablation_sentence(table: pl.DataFrame, regime: str, algorithm: str = "grpo")
     at = rows.filter(pl.col("temperature") == t)
     default = at.filter(pl.col("variant") == SIX)
     lo, hi = float(default["delta_se"].min()) * 100, float(default["delta_se"].max()) * 100
+    mean = float(default["delta_se"].mean()) * 100
     parts = []
     for (variant,), g in at.filter(pl.col("kind") == "ablation").group_by("variant", maintain_order=True):
         d = float(g["delta_se"].mean()) * 100
         where = "inside" if lo - 0.05 <= d <= hi + 0.05 else "outside"
-        parts.append(f"{variant}: {'/'.join(sorted(set(g['outcome'])))}, ΔSE {d:.1f} ({where} the default's range)")
+        parts.append(
+            f"{variant}: {'/'.join(sorted(set(g['outcome'])))}, ΔSE {d:.1f} "
+            f"({d - mean:+.1f} points from the default's mean, {where} its seeds' range)"
+        )
     return (
         f"**Ablations, {REGIME_WORDS.get(regime, regime)}, T = {t:g}:** the default "
         f"({default['seed'].n_unique()} seeds: {'/'.join(sorted(set(default['outcome'])))}, ΔSE {_span(lo, hi)}); "
