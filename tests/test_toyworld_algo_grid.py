@@ -254,6 +254,8 @@ def test_page_builds_from_the_committed_tables():
     page = toyworld_algorithms_page()
     assert page.stale == []
     assert page.table2 is not None
+    for chart in (page.passk, page.steps_chart, page.ablations_chart, *page.dynamics.values()):
+        assert chart.to_dict()  # within the chart library's row limit
     assert page.table2["paper_pass@1"].null_count() == 0
     assert "Stale" not in page.note.data
 

@@ -25,6 +25,7 @@ COMMAND = (
     "--table data/toyworld/algorithms.csv"
 )
 PAPER_SOURCE = T.PAPER_SOURCE
+DYNAMICS_WINDOW = 5  # training steps per point of the dynamics charts (a chart holds at most 5,000 rows)
 SHOWN_TEMPERATURE = 0.6  # the paper's evaluation temperature; charts show it, tables show every one
 
 
@@ -117,15 +118,16 @@ def dynamics_charts(curves: pl.DataFrame) -> dict[str, alt.TopLevelMixin]:
         long = g.unpivot(
             index=["model", "seed", "step"], on=["reward", "length", "entropy", "kl"], variable_name="metric"
         )
-        long = (
-            long.drop_nulls("value")
-            .group_by(["model", "metric", "step"], maintain_order=True)
-            .agg(pl.col("value").mean())
-        )
+        window = (pl.col("step") - 1) // DYNAMICS_WINDOW * DYNAMICS_WINDOW + DYNAMICS_WINDOW  # its window's last step
+        long = long.drop_nulls("value").with_columns(window.alias("step"))
+        long = long.group_by(["model", "metric", "step"], maintain_order=True).agg(pl.col("value").mean())
         out[regime] = charts.training_chart(
             long,
             metrics=("reward", "length", "entropy", "kl"),
-            title=f"RL training ({T.REGIME_WORDS.get(regime, regime)}): mean over seeds",
+            title=(
+                f"RL training ({T.REGIME_WORDS.get(regime, regime)}): "
+                f"mean over seeds and {DYNAMICS_WINDOW}-step windows"
+            ),
         )
     return out
 
