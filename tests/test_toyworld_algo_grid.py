@@ -175,7 +175,13 @@ def test_verdict_follows_the_outcomes_and_the_seed_spread():
 def test_regime_answer_compares_regimes():
     a = _rows({"GRPO": ["expansion"] * 2}, {"GRPO": [0.1, 0.1]}, "indist")
     b = _rows({"GRPO": ["sharpening"] * 2}, {"GRPO": [0.3, 0.3]}, "easy")
-    assert "The regime decides, not the algorithm" in T.regime_answer(pl.concat([a, b]))
+    said = T.regime_answer(pl.concat([a, b]))
+    assert "The regime decides, not the algorithm" in said
+    assert "67.0–69.7% pass@256 against its base's 69.1%" in said
+    assert "the miniature's runs end in expansion, so here the miniature disagrees with the paper" in said
+    sharp = a.with_columns(pl.lit("sharpening").alias("outcome"))
+    agrees = T.regime_answer(pl.concat([sharp, b.with_columns(pl.lit("expansion").alias("outcome"))]))
+    assert "also stay at its base's ceiling" in agrees
     assert "Neither regime nor algorithm" in T.regime_answer(
         pl.concat([a, a.with_columns(pl.lit("easy").alias("regime"))])
     )

@@ -126,13 +126,29 @@ def ablation_sentence(table: pl.DataFrame, regime: str, algorithm: str = "grpo")
         where = "inside" if lo - 0.05 <= d <= hi + 0.05 else "outside"
         parts.append(
             f"{variant}: {'/'.join(sorted(set(g['outcome'])))}, ΔSE {d:.1f} "
-            f"({d - mean:+.1f} points from the default's mean, {where} its seeds' range)"
+            f"({_signed(d - mean)} points from the default's mean, {where} its seeds' range)"
         )
     return (
         f"**Ablations, {REGIME_WORDS.get(regime, regime)}, T = {t:g}:** the default "
         f"({default['seed'].n_unique()} seeds: {'/'.join(sorted(set(default['outcome'])))}, ΔSE {_span(lo, hi)}); "
         + "; ".join(parts)
         + "."
+    )
+
+
+def _against_paper(by_regime: dict[str, list[str]]) -> str:
+    """The paper's own runs (RL data like its test set) beside the miniature's runs in that regime."""
+    if "indist" not in by_regime:
+        return ""
+    pk = [v[1] for v in PAPER.values()]
+    span = f"{min(pk):.1f}–{max(pk):.1f}% pass@256 against its base's {PAPER_BASE[1]:.1f}%"
+    if by_regime["indist"] == ["sharpening"]:
+        return f" The paper's runs, trained on data like its test set, also stay at its base's ceiling ({span})."
+    ours = ", ".join(by_regime["indist"])
+    return (
+        f" The paper's runs, trained on data like its test set, end at {span} (no algorithm above the base's "
+        f"ceiling by more than {max(pk) - PAPER_BASE[1]:.1f} points); in that regime the miniature's runs end in "
+        f"{ours}, so here the miniature disagrees with the paper."
     )
 
 
@@ -195,7 +211,7 @@ def regime_answer(table: pl.DataFrame) -> str:
     if not within and len({tuple(k) for k in by_regime.values()}) > 1:
         return (
             f"**The regime decides, not the algorithm:** every algorithm, seed and temperature ends in "
-            f"the same outcome within a regime, and the regimes differ ({said})."
+            f"the same outcome within a regime, and the regimes differ ({said}).{_against_paper(by_regime)}"
         )
     if not within:
         return f"**Neither regime nor algorithm changes the outcome here** ({said})."
@@ -203,6 +219,11 @@ def regime_answer(table: pl.DataFrame) -> str:
         f"**The outcome varies within a regime** ({said}), so the algorithm or the seed matters as well as "
         "the regime; see the tables."
     )
+
+
+def _signed(x: float) -> str:
+    """``x`` with its sign and one decimal, and no "-0.0"."""
+    return "0.0" if round(x, 1) == 0 else f"{x:+.1f}"
 
 
 def _span(lo: float, hi: float) -> str:
