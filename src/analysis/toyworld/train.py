@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from analysis.childproc import die_with_parent
 from analysis.store import atomic_write_json, is_complete, mark_complete, read_marker, stable_hash
 from analysis.toyworld.config import (
     RLConfig,
@@ -67,6 +68,7 @@ _QUEUE: Any = None
 def _init_worker(q: Any) -> None:
     global _QUEUE
     _QUEUE = q
+    die_with_parent()  # a killed parent takes its workers with it
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
 
