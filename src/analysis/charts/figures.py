@@ -173,6 +173,8 @@ TRAINING_TITLES = {
     "reward": "reward (mean per sample)",
     "kl": "KL to the reference (nats per token)",
     "loss": "loss (nats per token)",
+    "length": "response length (tokens)",
+    "entropy": "entropy (nats per token)",
 }
 
 
@@ -208,8 +210,9 @@ def training_chart(
             strokeDash=alt.StrokeDash("model:N", title="model", scale=alt.Scale(domain=models), legend=legend),
             tooltip=["model", "metric", "step", "value"],
         )
-        .properties(width=300, height=180)
-        .facet(column=alt.Column("panel:N", title=None, sort=panels))
+        .properties(width=260, height=170)
+        # Two panels a row, so four metrics and the legend fit a book page's width.
+        .facet(facet=alt.Facet("panel:N", title=None, sort=panels), columns=2)
         .resolve_scale(y="independent")
     )
     return chart.properties(title=title)

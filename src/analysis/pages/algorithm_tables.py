@@ -32,6 +32,7 @@ REGIME_WORDS = {
     "indist": "RL prompts drawn like the test set (as the paper's RL data was)",
     "easy": "RL prompts the base already solves (carry-free only; not the paper's setting)",
 }
+REGIME_PANELS = {"indist": "RL prompts like the test set", "easy": "RL prompts the base already solves"}
 _PCT = ("pass@1", "pass_max", "base_pass_max", "delta_se")
 
 

@@ -72,9 +72,10 @@ def _roles(models: list[str]) -> dict[str, str]:
 
 
 def _curves_chart(long: pl.DataFrame, title: str) -> alt.TopLevelMixin:
-    at = long.filter(pl.col("temperature") == SHOWN_TEMPERATURE)
+    """One panel per regime, stacked (readable regime names as panel titles), at the shown temperature."""
+    at = long.filter(pl.col("temperature") == SHOWN_TEMPERATURE).with_columns(pl.col("regime").replace(T.REGIME_PANELS))
     return charts.passk_chart(
-        at, _roles(at["model"].unique(maintain_order=True).to_list()), row=None, column="regime", title=title
+        at, _roles(at["model"].unique(maintain_order=True).to_list()), row="regime", column=None, title=title
     )
 
 
