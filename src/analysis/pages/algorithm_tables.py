@@ -13,7 +13,6 @@ import polars as pl
 
 from analysis.answer import grader_sentence
 
-SIX = "six"  # the grid's name for the six-algorithm comparison (analysis.toyworld.algo_grid.SIX)
 # The paper's v2 Table 2 and Table 3, Omni-MATH-Test (its in-domain test set), in %: pass@1 and
 # pass@256 of Qwen2.5-7B and of RL runs from it (PAPER.md §4.5). ΔSE = base pass@256 − pass@1.
 PAPER_SOURCE = "v2 Tables 2 and 3, Omni-MATH-Test (in-domain), Qwen2.5-7B base (PAPER.md §4.5)"
@@ -28,12 +27,24 @@ PAPER = {
 }
 PAPER_STEPS = {150: (25.1, 68.3), 300: (27.1, 66.6), 450: (28.3, 63.9)}  # GRPO, v2 Table 3
 SMALL_SPREAD = 5.0  # ΔSE points: algorithms closer than this are not told apart by a few seeds
-REGIME_WORDS = {
-    "indist": "RL prompts drawn like the test set (as the paper's RL data was)",
-    "easy": "RL prompts the base already solves (carry-free only; not the paper's setting)",
-}
-REGIME_PANELS = {"indist": "RL prompts like the test set", "easy": "RL prompts the base already solves"}
+# The committed grid's regimes (configs/toyworld/algorithms.yaml): a short name (chart panels) and,
+# in sentences, what the regime is beside the paper's.
+REGIME_PANELS = {"indist": "RL prompts drawn like the test set", "easy": "RL prompts the base already solves"}
+_REGIME_NOTES = {"indist": "as the paper's RL data was", "easy": "carry-free only; not the paper's setting"}
+REGIME_WORDS = {r: f"{name} ({_REGIME_NOTES[r]})" for r, name in REGIME_PANELS.items()}
+COMPARISON = pl.col("kind") == "algorithms"  # the six-algorithm comparison's rows (the grid's `kind`)
 _PCT = ("pass@1", "pass_max", "base_pass_max", "delta_se")
+
+
+def arm(default: str = "default") -> pl.Expr:
+    """A row's arm for display: ``default`` for the comparison's runs, else the variant's name."""
+    return pl.when(COMPARISON).then(pl.lit(default)).otherwise(pl.col("variant"))
+
+
+def ablation_rows(table: pl.DataFrame, algorithm: str = "grpo") -> pl.DataFrame:
+    """The final checkpoints of ``algorithm``'s comparison runs and of its ablations."""
+    kinds = pl.col("kind").is_in(["algorithms", "ablation"])
+    return final_rows(table.filter((pl.col("algorithm") == algorithm) & kinds))
 
 
 def final_rows(table: pl.DataFrame) -> pl.DataFrame:
@@ -74,7 +85,7 @@ def with_ranges(summary: pl.DataFrame) -> pl.DataFrame:
 def table2(table: pl.DataFrame) -> pl.DataFrame:
     """Table 2 in miniature: per regime, temperature and algorithm, its seeds' final pass@1,
     pass@k_max and ΔSE (mean [range], %), outcomes, and the paper's figures for the algorithm."""
-    six = final_rows(table.filter(pl.col("variant") == SIX))
+    six = final_rows(table.filter(COMPARISON))
     summary = with_ranges(seed_summary(six, ["regime", "temperature", "label"]))
     paper = pl.DataFrame(
         [
@@ -104,21 +115,19 @@ def step_table(table: pl.DataFrame, algorithm: str = "grpo") -> pl.DataFrame:
 def ablation_table(table: pl.DataFrame, algorithm: str = "grpo") -> pl.DataFrame:
     """Fig. 15 in miniature: ``algorithm``'s default final checkpoints (every seed, so their range
     shows how far seeds alone move a figure) and each variant's."""
-    rows = table.filter((pl.col("algorithm") == algorithm) & pl.col("kind").is_in(["algorithms", "ablation"]))
-    summary = with_ranges(seed_summary(final_rows(rows), ["regime", "temperature", "variant"]))
-    return summary.with_columns(pl.col("variant").replace({SIX: "default"}))
+    rows = ablation_rows(table, algorithm).with_columns(arm().alias("variant"))
+    return with_ranges(seed_summary(rows, ["regime", "temperature", "variant"]))
 
 
 def ablation_sentence(table: pl.DataFrame, regime: str, algorithm: str = "grpo") -> str:
     """Per variant, computed: its outcome and ΔSE against the default's, and whether its ΔSE lies
     outside the range of the default's seeds (at the first temperature, the paper's T = 0.6)."""
-    rows = final_rows(table.filter((pl.col("algorithm") == algorithm) & (pl.col("regime") == regime)))
-    rows = rows.filter(pl.col("kind").is_in(["algorithms", "ablation"]))
+    rows = ablation_rows(table, algorithm).filter(pl.col("regime") == regime)
     if rows.filter(pl.col("kind") == "ablation").is_empty():
         return ""
     t = float(rows["temperature"].min())
     at = rows.filter(pl.col("temperature") == t)
-    default = at.filter(pl.col("variant") == SIX)
+    default = at.filter(COMPARISON)
     lo, hi = float(default["delta_se"].min()) * 100, float(default["delta_se"].max()) * 100
     mean = float(default["delta_se"].mean()) * 100
     parts = []
@@ -158,7 +167,7 @@ def algorithm_verdict(table: pl.DataFrame, regime: str) -> str:
     boundary? It does when the algorithms' outcomes against the base differ while each
     algorithm's own seeds agree; otherwise only their distance to the base's ceiling (ΔSE) can
     differ."""
-    six = final_rows(table.filter((pl.col("variant") == SIX) & (pl.col("regime") == regime)))
+    six = final_rows(table.filter(COMPARISON & (pl.col("regime") == regime)))
     words = REGIME_WORDS.get(regime, f"the {regime!r} prompts")
     parts, verdicts = [], []
     for (t,), at in six.group_by("temperature", maintain_order=True):
@@ -203,7 +212,7 @@ def algorithm_verdict(table: pl.DataFrame, regime: str) -> str:
 
 def regime_answer(table: pl.DataFrame) -> str:
     """One sentence: does the RL prompt regime or the algorithm decide the outcome against the base?"""
-    six = final_rows(table.filter(pl.col("variant") == SIX))
+    six = final_rows(table.filter(COMPARISON))
     by_regime = {r: sorted(set(g["outcome"])) for (r,), g in six.group_by("regime", maintain_order=True)}
     if len(by_regime) < 2:
         return "Only one RL prompt regime was run, so regime and algorithm cannot be compared here."

@@ -81,7 +81,7 @@ def _curves_chart(long: pl.DataFrame, title: str) -> alt.TopLevelMixin:
 
 def passk_panel(table: pl.DataFrame) -> alt.TopLevelMixin:
     """Fig. 8 in miniature: each algorithm's pass@k (mean over its seeds) against the base's."""
-    six = T.final_rows(table.filter(pl.col("variant") == T.SIX))
+    six = T.final_rows(table.filter(T.COMPARISON))
     return _curves_chart(
         curve_rows(six, pl.col("label")),
         f"pass@k per algorithm (mean over training seeds) and the base, T = {SHOWN_TEMPERATURE:g}",
@@ -97,11 +97,9 @@ def steps_chart(table: pl.DataFrame, algorithm: str = "grpo") -> alt.TopLevelMix
 
 def ablations_chart(table: pl.DataFrame, algorithm: str = "grpo") -> alt.TopLevelMixin:
     """Fig. 15 in miniature: the default run (mean over its seeds) and its variants, against the base."""
-    rows = T.final_rows(
-        table.filter((pl.col("algorithm") == algorithm) & pl.col("kind").is_in(["algorithms", "ablation"]))
-    )
+    rows = T.ablation_rows(table, algorithm)
     seeds = pl.col("seed").n_unique().over(["regime", "variant"])
-    model = pl.format("{} {} ({} seeds)", pl.col("label"), pl.col("variant").replace({T.SIX: "default"}), seeds)
+    model = pl.format("{} {} ({} seeds)", pl.col("label"), T.arm(), seeds)
     return _curves_chart(curve_rows(rows, model), f"pass@k of the ablations and the base, T = {SHOWN_TEMPERATURE:g}")
 
 
@@ -110,7 +108,7 @@ def dynamics_charts(curves: pl.DataFrame) -> dict[str, alt.TopLevelMixin]:
     algorithm (mean over its seeds) and each ablation."""
     out = {}
     shown = curves.filter(pl.col("kind") != "steps").with_columns(
-        pl.when(pl.col("variant") == T.SIX)
+        pl.when(T.COMPARISON)
         .then(pl.col("algorithm"))
         .otherwise(pl.format("{} {}", pl.col("algorithm"), pl.col("variant")))
         .alias("model")

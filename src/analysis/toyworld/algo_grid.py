@@ -170,7 +170,7 @@ def run_algo_grid(
     cfg, grid, full = load_grid_config(config)
     root = Path(out_root)
     n_workers = cfg.workers if workers is None else workers
-    world = cfg.model_copy(update={"rl": {}, "distill": None})
+    world = cfg.base_world()
     base = train_all(world, root, workers=n_workers, progress=progress)["base"]
     runs = grid_runs(grid)
     folders = {r.name: family_folder(world, r.rl, r.algo, r.seed, root) for r in runs}

@@ -213,6 +213,11 @@ class ToyWorldConfig(_Strict):
             raise ValueError(msg)
         return self
 
+    def base_world(self) -> ToyWorldConfig:
+        """This world without its RL runs and distillation: what an experiment grid trains its own
+        RL runs from (its base, and the keys of its runs)."""
+        return self.model_copy(update={"rl": {}, "distill": None})
+
     def model_names(self) -> list[str]:
         names = ["base"]
         for run, rl in self.rl.items():

@@ -67,8 +67,8 @@ def run_phase_diagram(
     cfg, phase, full = load_phase_config(config)
     root = Path(out_root)
     n_workers = cfg.workers if workers is None else workers
-    folders = train_all(cfg.model_copy(update={"rl": {}, "distill": None}), root, workers=n_workers, progress=progress)
-    base = folders["base"]
+    probe = cfg.base_world()
+    base = train_all(probe, root, workers=n_workers, progress=progress)["base"]
     runs: dict[str, tuple[dict[str, Any], RLConfig, int]] = {}
     for share in phase.hard_shares:
         for beta in phase.betas:
@@ -79,7 +79,6 @@ def run_phase_diagram(
             for seed in phase.seeds:
                 name = f"h={share:g} beta={beta:g} seed={seed}"
                 runs[name] = ({"hard_share": share, "beta": beta, "seed": seed}, rl, seed)
-    probe = cfg.model_copy(update={"rl": {}, "distill": None})
     jobs = [
         rl_job(probe, name, rl, seed, base, root / f"rl-{rl_key(probe, rl, seed)}")
         for name, (_, rl, seed) in runs.items()
