@@ -3,8 +3,9 @@
 For each git ref given, clones this repository at that ref into a temporary folder, runs
 `make study` there (a fresh virtual environment included, as a new user would), and reads the
 timing files the workflow writes (`<study>/benchmarks/*.tsv`, Snakemake's per-job wall seconds).
-Prints, per ref, the whole wall time, the install, and the seconds per stage (summed over that
-stage's jobs: process seconds, which overlap when jobs run in parallel), with each figure's ratio
+Prints, per ref, the whole wall time, the install, the seconds per stage (summed over that
+stage's jobs: process seconds, which overlap when jobs run in parallel), and when the last job of
+each rule finished (seconds after the first job started, from Snakemake's log), with each figure's ratio
 to the first ref's (the baseline, measured in the same run). The load average before and after is
 printed too: other processes on the machine slow every stage.
 
@@ -18,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,6 +45,34 @@ def stage_seconds(study_dir: Path) -> dict[str, float]:
     return dict(summed.iter_rows())
 
 
+_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
+_START = re.compile(r"^(?:local)?rule (\w+):$")
+_FINISH = re.compile(r"^Finished jobid: \d+ \(Rule: (\w+)\)$")
+
+
+def milestones(log: Path) -> dict[str, float]:
+    """From Snakemake's log of one run: seconds from the first job's start until the last job of
+    each rule finished (``<rule> done``), in the order the rules first finished. This shows the
+    critical path: when the models were ready, when sampling ended, when the book was built."""
+    first: datetime | None = None
+    now: datetime | None = None
+    done: dict[str, float] = {}
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if m := _STAMP.match(line):
+            now = datetime.strptime(m[1], "%a %b %d %H:%M:%S %Y")
+        elif _START.match(line) and now is not None and first is None:
+            first = now
+        elif (m := _FINISH.match(line)) and now is not None and first is not None:
+            done[f"{m[1]} done"] = (now - first).total_seconds()
+    return dict(sorted(done.items(), key=lambda kv: kv[1]))
+
+
+def newest_log(clone: Path) -> Path | None:
+    logs = sorted((clone / ".snakemake" / "log").glob("*.snakemake.log"))
+    return logs[-1] if logs else None
+
+
 def run_ref(ref: str, workdir: Path) -> dict[str, float]:
     clone = workdir / ref.replace("/", "_")
     subprocess.run(["git", "clone", "-q", str(REPO), str(clone)], check=True)
@@ -58,6 +89,8 @@ def run_ref(ref: str, workdir: Path) -> dict[str, float]:
         raise RuntimeError(msg)
     figures = {"wall (install + study)": total, "install": install}
     figures |= stage_seconds(clone / "data" / "runs" / "studies" / "toy")
+    if (log := newest_log(clone)) is not None:
+        figures |= milestones(log)
     return figures
 
 
@@ -78,10 +111,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--refs", nargs="+", help="git refs to time, the first being the baseline")
     parser.add_argument("--study-dir", type=Path, help="only report the stage seconds of a finished study")
+    parser.add_argument("--clone", type=Path, help="with --study-dir: the clone whose Snakemake log has the milestones")
     parser.add_argument("--keep", action="store_true", help="keep the clones")
     args = parser.parse_args()
     if args.study_dir:
-        report({"study": stage_seconds(args.study_dir)})
+        figures = stage_seconds(args.study_dir)
+        if args.clone is not None and (log := newest_log(args.clone)) is not None:
+            figures |= milestones(log)
+        report({"study": figures})
         return
     if not args.refs:
         parser.error("give --refs or --study-dir")

@@ -189,7 +189,7 @@ def test_paper_math_runs_of_the_math_family_opt_in(monkeypatch):
 
     study = Study.load(Path(__file__).resolve().parents[1] / "configs" / "paper-math.yaml")
     resolved = {m.name: {"path": m.path, "revision": m.revision} for m in study.config.models}
-    monkeypatch.setattr(Study, "models", lambda self: resolved)
+    monkeypatch.setattr(Study, "model_entry", lambda self, name: resolved[name])
     runs = {}
     for key, job in study.jobs.items():
         if job.benchmark == "math500" and job.seed == 1:
@@ -222,7 +222,7 @@ def test_hf_study_fits_to_the_models_positions_when_no_context_is_set(tiny, tmp_
     }
     study = Study(parse_config(data), tmp_path / "fit.yaml")
     resolved = {m["name"]: {"path": str(tiny), "revision": None} for m in models}
-    monkeypatch.setattr(Study, "models", lambda self: resolved)
+    monkeypatch.setattr(Study, "model_entry", lambda self, name: resolved[name])
     runs = {job.model: sampling_config(study, key) for key, job in study.jobs.items()}
     positions = json.loads((tiny / "config.json").read_text())["max_position_embeddings"]
     assert positions < 4096  # max_tokens above the context: the runs cap each sample instead

@@ -146,7 +146,9 @@ def test_paper_mode_grades_each_sample_by_its_benchmarks_rules(tmp_path: Path) -
         assert len(cache) == 2
 
 
-def test_exact_mode_for_the_toy_world(fake_pool: type[FakePool]) -> None:
+def test_exact_mode_for_the_toy_world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exact mode cannot hang, so it is graded in this process: no worker pool is started."""
+    monkeypatch.setattr(samples_module, "GradingPool", NoGrading)
     problems = make_problems({"t1": ["579"], "t2": ["1110"]}, benchmark="toy_add")
     samples = make_samples(
         [
@@ -157,10 +159,13 @@ def test_exact_mode_for_the_toy_world(fake_pool: type[FakePool]) -> None:
         ],
         benchmark="toy_add",
     )
-    grades = grade_samples(samples, problems, "exact", progress=False)
+    grades = grade_samples(samples, problems, "exact", cache_dir=tmp_path, progress=False)
     assert grades["correct"].to_list() == [True, False, False, False]
     assert grades["status"].to_list() == ["ok", "ok", "ok", "no_answer"]
     assert set(grades["grader"]) == {"exact"}
+    with GradeCache(tmp_path) as cache:  # the verdicts are cached as the pool's are
+        assert len(cache) == 4
+    assert grade_samples(samples, problems, "exact", cache_dir=tmp_path, progress=False).equals(grades)
 
 
 def test_the_second_run_grades_nothing(

@@ -34,3 +34,37 @@ def test_an_unknown_stage_is_refused():
     )
     assert done.returncode == 2
     assert "invalid choice: 'train'" in done.stderr
+
+
+def test_the_model_stage_needs_a_model_name(capsys):
+    with pytest.raises(SystemExit):
+        stages.main(["model", CONFIG])
+    err = capsys.readouterr().err
+    assert "needs a model name" in err
+    assert "rl-indist" in err  # the study's models are listed
+
+
+def test_gathering_models_before_their_records_exist_is_a_clear_error(tmp_path):
+    import yaml
+
+    from analysis.models_stage import gather_models, write_model_record
+    from analysis.study import Study
+
+    data = yaml.safe_load(Path(CONFIG).read_text())
+    data["output_root"] = str(tmp_path / "runs")
+    data.pop("toyworld")
+    data["models"] = [
+        {"name": "b", "role": "base", "path": str(tmp_path / "b"), "template": "bare"},
+        {"name": "r", "role": "rl", "base": "b", "path": "org/model", "revision": "abc123", "template": "bare"},
+    ]
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump(data))
+    study = Study.load(config)
+    with pytest.raises(FileNotFoundError, match="model 'b' has no record yet"):
+        gather_models(study)
+    assert write_model_record(study, "b") == {"path": str(tmp_path / "b"), "revision": None, "role": "base"}
+    write_model_record(study, "r")
+    manifest = gather_models(study)
+    assert manifest["r"] == {"path": "org/model", "revision": "abc123", "role": "rl"}
+    assert study.models() == manifest
+    assert study.model_entry("b")["role"] == "base"

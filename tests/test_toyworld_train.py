@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from analysis.store import is_complete
 from analysis.toyworld.config import load_config
 from analysis.toyworld.rl import snapshot_dir
-from analysis.toyworld.train import train_all
+from analysis.toyworld.train import train_all, train_one
 
 
 @pytest.fixture(scope="module")
@@ -73,6 +73,25 @@ def test_same_seed_same_checkpoints_in_worker_processes(trained, minimal, tmp_pa
         assert all(torch.equal(a[k], b[k]) for k in a), name
     logs = [json.loads((folders[n] / "train_log.json").read_text()) for n in ("rl-easy-seed0", "rl-easy-seed1")]
     assert logs[0] != logs[1]  # the RL seed changes the rollouts
+
+
+def test_train_one_gives_the_same_checkpoints_as_train_all(trained, minimal, tmp_path):
+    """A workflow trains each model as its own job (train_one): the same bits as train_all."""
+    _, folders = trained
+    with pytest.raises(FileNotFoundError, match="train 'base' first"):
+        train_one(minimal, "rl-indist", tmp_path, progress=False)
+    with pytest.raises(KeyError, match="no model 'nope'"):
+        train_one(minimal, "nope", tmp_path, progress=False)
+    assert not list(tmp_path.glob("rl-*"))
+    for name in ["base", "distill", "rl-indist"]:
+        folder = train_one(minimal, name, tmp_path, progress=False)
+        assert folder.name == folders[name].name
+        a, b = _weights(folders[name]), _weights(folder)
+        assert a.keys() == b.keys()
+        assert all(torch.equal(a[k], b[k]) for k in a), name
+    stamp = (tmp_path / folders["distill"].name / "model.safetensors").stat().st_mtime_ns
+    train_one(minimal, "distill", tmp_path, progress=False)  # finished: reused, not retrained
+    assert (tmp_path / folders["distill"].name / "model.safetensors").stat().st_mtime_ns == stamp
 
 
 def test_grpo_updates_differ_by_seed(trained, minimal, monkeypatch):

@@ -40,11 +40,54 @@ def test_paper_math_dag_lists_the_expected_jobs():
     # 5 models x 6 benchmarks x 1 temperature x 4 seeds
     assert stats["sample"] == 120
     assert stats["grade"] == 120
+    assert stats["model"] == 5  # one job per model, gathered by one models job
     assert stats["models"] == 1
+    assert "toyworld_base" not in stats
     assert stats["perplexity_scores"] == 1
     assert stats["findings"] == 1  # every verdict decided once, by the findings stage
     assert stats["page"] == 11  # the pages of analysis.page_registry for this config (boundary, models included)
     assert stats["book"] == 1
+
+
+def _dag(config: str) -> dict[str, set[str]]:
+    """The toy study's job graph: each job's label -> the labels of every job it waits for."""
+    out = subprocess.run(
+        [*SNAKEMAKE, "--cores", "2", "--config", f"study={config}", "--dag", "-F"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    labels = {m[1]: m[2].replace("\\n", " ") for m in re.finditer(r'^\s*(\d+)\[label = "([^"]+)"', out, re.M)}
+    parents: dict[str, set[str]] = {i: set() for i in labels}
+    for a, b in re.findall(r"^\s*(\d+) -> (\d+)$", out, re.M):
+        parents[b].add(a)
+
+    def ancestors(i: str) -> set[str]:
+        seen: set[str] = set()
+        todo = list(parents[i])
+        while todo:
+            j = todo.pop()
+            if j not in seen:
+                seen.add(j)
+                todo += parents[j]
+        return seen
+
+    return {labels[i]: {labels[j] for j in ancestors(i)} for i in labels}
+
+
+def test_toy_models_train_as_separate_jobs_and_sampling_waits_only_for_its_model():
+    """The scheduler can fill every core: the base trains alone, pages that need no model run beside
+    it, and sampling a model starts when that model (not every model) is trained."""
+    dag = _dag("configs/toy.yaml")
+    assert dag["toyworld_base"] == set()
+    assert dag["model model: base"] == {"toyworld_base"}
+    assert dag["model model: rl-indist"] == {"toyworld_base"}
+    assert dag["sample job: base__toyworld__T0.6__s0"] == {"model model: base", "toyworld_base"}
+    assert dag["sample job: rl-indist__toyworld__T0.6__s0"] == {"model model: rl-indist", "toyworld_base"}
+    for page in ("public_math500", "toyworld_algorithms", "toyworld2"):
+        assert dag[f"page page: {page}"] == set(), page
+    assert {"models", *(f"model model: {m}" for m in ("base", "distill", "rl-easy-seed2"))} <= dag["perplexity_scores"]
 
 
 def _study_config(tmp: Path, source: Path) -> Path:

@@ -49,7 +49,10 @@ def import_generations(study: Study, progress: bool = True) -> dict[str, Any]:
 
 
 def train_models(study: Study, progress: bool = True) -> dict[str, dict[str, Any]]:
-    """Train the toy world's models when the study needs them; write ``models.json``."""
+    """Train the toy world's models when the study needs them (all in one call, in worker
+    processes); write every model's record and ``models.json`` (``analysis.models_stage``)."""
+    from analysis.models_stage import gather_models, write_model_record
+
     trained: dict[str, Path] = {}
     if study.config.toyworld is not None:
         from analysis.toyworld.train import train_all
@@ -61,20 +64,14 @@ def train_models(study: Study, progress: bool = True) -> dict[str, dict[str, Any
                 study.resolve(study.config.toyworld), study.toyworld_root, workers=workers, progress=progress
             )
         trained = {k: Path(v) for k, v in folders.items()}
-    manifest: dict[str, dict[str, Any]] = {}
+        atomic_write_json({"path": str(trained["base"])}, study.toyworld_base_marker)
     for m in study.config.models:
-        if m.is_toyworld:
-            key = m.path.removeprefix("toyworld:")
-            if key not in trained:
-                msg = f"model {m.name!r}: the toy world trains no model {key!r} (it trains {sorted(trained)})"
-                raise KeyError(msg)
-            manifest[m.name] = {"path": str(trained[key]), "revision": None, "role": m.role}
-        else:
-            local = study.resolve(m.path)  # a relative local folder; a hub ID stays as it is
-            path = str(local) if not Path(m.path).is_absolute() and local.exists() else m.path
-            manifest[m.name] = {"path": path, "revision": m.revision, "role": m.role}
-    atomic_write_json(manifest, study.models_manifest)
-    return manifest
+        key = m.path.removeprefix("toyworld:") if m.is_toyworld else None
+        if key is not None and key not in trained:
+            msg = f"model {m.name!r}: the toy world trains no model {key!r} (it trains {sorted(trained)})"
+            raise KeyError(msg)
+        write_model_record(study, m.name, trained.get(key) if key else None, progress)
+    return gather_models(study)
 
 
 def sampling_config(study: Study, key: str) -> Any:
@@ -86,7 +83,7 @@ def sampling_config(study: Study, key: str) -> Any:
     job = study.job(key)
     model = study.config.model(job.model)
     bench = study.config.benchmark(job.benchmark)
-    resolved = study.models()[job.model]
+    resolved = study.model_entry(job.model)
     s = study.config.sampling
     shared = {name: getattr(s, name) for name in SamplingParams.model_fields}
     return SamplingConfig(
@@ -309,7 +306,9 @@ def score_entropy(study: Study, progress: bool = True) -> pl.DataFrame:
     return table
 
 
-STAGES = ("models", "sample", "grade", "score")
+# models: train (toy world) and resolve every model at once; the workflow splits it into
+# toyworld-base, one model job per model, and manifest (analysis.models_stage).
+STAGES = ("models", "toyworld-base", "model", "manifest", "sample", "grade", "score")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -320,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.stages", description=main.__doc__)
     parser.add_argument("stage", choices=STAGES)
     parser.add_argument("config", help="the study config (YAML)")
-    parser.add_argument("job", nargs="?", help="sample, grade: the sampling job key")
+    parser.add_argument("job", nargs="?", help="sample, grade: the sampling job key; model: the model's name")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     study = Study.load(args.config)
@@ -329,9 +328,22 @@ def main(argv: list[str] | None = None) -> int:
         if not args.job:
             parser.error(f"the {args.stage} stage needs a job key (one of: {', '.join(study.jobs) or 'none'})")
         study.job(args.job)  # a clear error for an unknown key
+    if args.stage == "model" and not args.job:
+        parser.error(f"the model stage needs a model name (one of: {', '.join(m.name for m in study.config.models)})")
     if args.stage == "models":
         manifest = train_models(study, progress=progress)
         sys.stdout.write(f"models: {len(manifest)} in {study.models_manifest}\n")
+    elif args.stage in ("toyworld-base", "model", "manifest"):
+        from analysis import models_stage
+
+        with progress_to_terminal():
+            if args.stage == "toyworld-base":
+                sys.stdout.write(f"toy-world base: {models_stage.train_toyworld_base(study, progress)}\n")
+            elif args.stage == "model":
+                record = models_stage.write_model_record(study, args.job, progress=progress)
+                sys.stdout.write(f"model {args.job}: {record['path']}\n")
+            else:
+                sys.stdout.write(f"models: {len(models_stage.gather_models(study))} in {study.models_manifest}\n")
     elif args.stage == "sample":
         sys.stdout.write(f"samples: {sample(study, args.job, progress=progress)}\n")
     elif args.stage == "grade":

@@ -104,7 +104,17 @@ class Study:
 
     @property
     def models_manifest(self) -> Path:
+        """Every model's record (``analysis.models_stage.gather_models``)."""
         return self.dir / "models.json"
+
+    def model_record_path(self, name: str) -> Path:
+        """One model's record, written by its models-stage job (``analysis.models_stage``)."""
+        return self.dir / "models" / f"{name}.json"
+
+    @property
+    def toyworld_base_marker(self) -> Path:
+        """Written when the toy world's base is trained (the other toy-world models start from it)."""
+        return self.dir / "models" / "toyworld-base.marker.json"
 
     def pointer(self, job: str) -> Path:
         return self.dir / "samples" / f"{job}.json"
@@ -240,6 +250,15 @@ class Study:
             msg = f"{self.models_manifest} does not exist: run the models stage first (analysis.stages.train_models)"
             raise FileNotFoundError(msg)
         return json.loads(self.models_manifest.read_text(encoding="utf-8"))
+
+    def model_entry(self, name: str) -> dict[str, Any]:
+        """Model ``name``'s record (path, revision, role), written as soon as that model is ready."""
+        self.config.model(name)  # a clear error for an unknown name
+        path = self.model_record_path(name)
+        if not path.is_file():
+            msg = f"{path} does not exist: run the models stage first (analysis.stages.train_models)"
+            raise FileNotFoundError(msg)
+        return json.loads(path.read_text(encoding="utf-8"))
 
     # ---- stage: sampling ---------------------------------------------------------------
     def run_dir(self, key: str) -> Path:

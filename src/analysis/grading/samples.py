@@ -14,10 +14,15 @@ from analysis.grading.cache import GradeCache, cache_key, gold_json, response_sh
 from analysis.grading.modes import BENCHMARKS, check_mode, grader_version
 from analysis.grading.pool import GradingPool
 from analysis.grading.result import GradeResult
+from analysis.grading.worker import grade_one
 
 log = logging.getLogger(__name__)
 
 _FLUSH_EVERY_S = 5.0  # write fresh verdicts to the cache at least this often
+
+# Modes whose rules cannot hang (a marker search and a string comparison, linear in the response):
+# they are graded in this process, without the worker pool and its deadline.
+IN_PROCESS_MODES = frozenset({"exact"})
 
 
 def grade_samples(
@@ -45,7 +50,8 @@ def grade_samples(
 
     Grading runs in ``workers`` processes with a hard wall-clock deadline of ``deadline_s``
     seconds per item (``analysis.grading.pool``): an item past it is killed and gets a ``timeout``
-    verdict. With ``cache_dir``, verdicts are looked up in and added to a persistent cache
+    verdict. ``exact`` mode, which cannot hang, is graded in this process (``IN_PROCESS_MODES``).
+    With ``cache_dir``, verdicts are looked up in and added to a persistent cache
     (``analysis.grading.cache``) while grading, so an interrupted run resumes and a repeated one
     grades nothing. Identical (response, gold) pairs are graded once.
     """
@@ -160,6 +166,17 @@ def _grade_missing(
         last_flush = time.monotonic()
 
     bar = tqdm(total=len(items), desc=f"grading ({mode})", unit="sample", disable=not progress)
+    if mode in IN_PROCESS_MODES:
+        try:
+            for key, (text, gold, bench) in zip(todo_keys, items, strict=True):
+                row = todo[key]
+                verdicts[key] = result = GradeResult(*grade_one(text, gold, mode, bench), mode)  # as a worker does
+                pending.append((key, rhash[row], gjson[row], mode, result))
+                bar.update(1)
+        finally:
+            flush()
+            bar.close()
+        return
     try:
         with GradingPool(workers, deadline_s, chunk_size=chunk_size, memory_limit_mb=memory_limit_mb) as pool:
             for i, result in pool.grade_iter(items, mode):

@@ -1,35 +1,28 @@
 """Train every model of a toy-world config: the base, its RL runs and the distilled model.
 
-``train_all(config, out_root)`` is the one entry point (also ``python -m analysis.toyworld
-train --config ...`` and ``notebooks/train_toyworld.ipynb``). Each checkpoint lives in
+``train_all(config, out_root)`` trains them all (also ``python -m analysis.toyworld train
+--config ...`` and ``notebooks/train_toyworld.ipynb``); ``train_one`` trains one, for a workflow
+that schedules each model as its own job. Each checkpoint lives in
 ``<out_root>/<kind>-<key>/`` where the key hashes its config section, its parent's key and the
 training code (``analysis.toyworld.config``), so a second run reuses every finished checkpoint.
 A job trains into a temporary folder and renames it into place when done (the completion
 marker is written before the rename), so a killed run leaves no half-written checkpoint.
 
-After the base, the jobs are independent; they run in ``workers`` processes with one torch
-thread each, which was the fastest use of this 2-core machine for models this small. The same
-seed gives the same checkpoint.
+After the base, the jobs are independent; ``train_all`` runs them in ``workers`` processes with
+one torch thread each (``analysis.toyworld.jobs``). Every job runs on one torch thread wherever it
+runs, so the same seed gives the same checkpoint whatever the number of cores.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing as mp
 import os
-import queue
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from analysis.childproc import die_with_parent
 from analysis.store import atomic_write_json, is_complete, mark_complete, read_marker, stable_hash
 from analysis.toyworld.config import (
     RLConfig,
@@ -41,135 +34,12 @@ from analysis.toyworld.config import (
     rl_key,
     rl_model_names,
 )
+from analysis.toyworld.jobs import Job, Progress, run_jobs
 
 # The source checkout's git-ignored cache (absolute, so notebooks run from any folder use it). A
 # study with the default output root (data/runs) trains into the same folder, so the toy-world
 # CLI and `make study` share their checkpoints.
 DEFAULT_ROOT = Path(__file__).resolve().parents[3] / "data" / "runs" / "toyworld"
-
-Progress = Callable[[int, int, dict[str, float]], None]
-
-
-@dataclass(frozen=True)
-class Job:
-    """One unit of work for a worker: ``fn(**kwargs, progress=...)`` returns a JSON-able value."""
-
-    name: str
-    fn: Callable[..., Any]
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------------------------------
-# Workers and progress
-
-_QUEUE: Any = None
-
-
-def _init_worker(q: Any) -> None:
-    global _QUEUE
-    _QUEUE = q
-    die_with_parent()  # a killed parent takes its workers with it
-    torch.set_num_threads(1)
-    torch.set_num_interop_threads(1)
-
-
-def _run_in_worker(job: Job) -> Any:
-    def progress(step: int, total: int, metrics: dict[str, float]) -> None:
-        _QUEUE.put((job.name, step, total, metrics))
-
-    return job.fn(**job.kwargs, progress=progress)
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run the body with one torch thread (restored afterwards)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-class _Bars:
-    """tqdm bars, one per job plus an overall one (``tqdm.auto``: text or notebook widgets)."""
-
-    def __init__(self, total_jobs: int, enabled: bool, job_bars: bool = True) -> None:
-        from tqdm.auto import tqdm
-
-        self._tqdm = tqdm
-        self.enabled = enabled and job_bars
-        self.bars: dict[str, Any] = {}
-        self.overall = tqdm(total=total_jobs, desc="toy world jobs", unit="job", disable=not enabled, position=0)
-
-    def update(self, name: str, step: int, total: int, metrics: dict[str, float]) -> None:
-        if not self.enabled:
-            return
-        bar = self.bars.get(name)
-        if bar is None:
-            bar = self._tqdm(total=total, desc=name, unit="step", position=len(self.bars) + 1, leave=True)
-            self.bars[name] = bar
-        bar.n = step
-        bar.set_postfix({k: round(v, 4) for k, v in metrics.items()}, refresh=False)
-        bar.refresh()
-
-    def done(self, name: str) -> None:
-        self.overall.set_postfix_str(f"last: {name}", refresh=False)
-        self.overall.update(1)
-        if name in self.bars:
-            self.bars[name].refresh()
-
-    def close(self) -> None:
-        for bar in self.bars.values():
-            bar.close()
-        self.overall.close()
-
-
-def run_jobs(jobs: list[Job], workers: int, show_progress: bool = True, job_bars: bool = True) -> dict[str, Any]:
-    """Run independent ``jobs`` in ``workers`` processes (in this process if 1); results by name.
-
-    Progress: one bar for all jobs, plus one per job with its steps and metrics (``job_bars``).
-    """
-    results: dict[str, Any] = {}
-    if not jobs:
-        return results
-    bars = _Bars(len(jobs), show_progress, job_bars)
-    try:
-        if workers <= 1 or len(jobs) == 1:
-            for job in jobs:
-                with one_thread():
-                    results[job.name] = job.fn(
-                        **job.kwargs, progress=lambda s, t, m, name=job.name: bars.update(name, s, t, m)
-                    )
-                bars.done(job.name)
-            return results
-        ctx = mp.get_context("spawn")
-        q = ctx.Queue()
-        with ProcessPoolExecutor(
-            max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_init_worker, initargs=(q,)
-        ) as pool:
-            pending: dict[Future[Any], str] = {pool.submit(_run_in_worker, job): job.name for job in jobs}
-            while pending:
-                _drain(q, bars)
-                finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    name = pending.pop(fut)
-                    _drain(q, bars)
-                    results[name] = fut.result()
-                    bars.done(name)
-            _drain(q, bars)
-    finally:
-        bars.close()
-    return results
-
-
-def _drain(q: Any, bars: _Bars) -> None:
-    while True:
-        try:
-            name, step, total, metrics = q.get_nowait()
-        except queue.Empty:
-            return
-        bars.update(name, step, total, metrics)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -316,6 +186,50 @@ def rl_job(
     )
 
 
+def training_jobs(cfg: ToyWorldConfig, folders: dict[str, Path]) -> dict[str, Job]:
+    """The job that trains each model of ``cfg`` into ``folders[name]`` (every job but the base's
+    needs the finished base)."""
+    dump = cfg.model_dump(mode="json")
+    jobs = {"base": Job("base", job_pretrain, {"config": dump, "folder": str(folders["base"])})}
+    for run, rl in cfg.rl.items():
+        for name, seed in zip(rl_model_names(run, rl), rl.seeds, strict=True):
+            jobs[name] = rl_job(cfg, name, rl, seed, folders["base"], folders[name])
+    if cfg.distill is not None:
+        kwargs = {"config": dump, "base_folder": str(folders["base"]), "folder": str(folders["distill"])}
+        jobs["distill"] = Job("distill", job_distill, kwargs)
+    return jobs
+
+
+def train_one(
+    config: str | os.PathLike[str] | ToyWorldConfig | None,
+    name: str,
+    out_root: str | os.PathLike[str] = DEFAULT_ROOT,
+    *,
+    progress: bool = True,
+) -> Path:
+    """Train (or reuse) the one model ``name`` of ``config`` in this process, with one torch thread;
+    return its checkpoint folder.
+
+    This is how a workflow trains the models as separate jobs (the Snakefile's ``toy_model`` rule),
+    so that its scheduler runs them side by side with other work. Every model but ``base`` needs
+    the finished base. The checkpoint is the same bits as ``train_all``'s.
+    """
+    cfg = config if isinstance(config, ToyWorldConfig) else load_config(config)
+    root = Path(out_root)
+    root.mkdir(parents=True, exist_ok=True)
+    folders = checkpoint_folders(cfg, root)
+    if name not in folders:
+        msg = f"the toy world {cfg.name!r} trains no model {name!r} (it trains {', '.join(folders)})"
+        raise KeyError(msg)
+    if is_complete(folders[name]):
+        return folders[name]
+    if name != "base" and not is_complete(folders["base"]):
+        msg = f"toy-world model {name!r} starts from the base, not trained yet ({folders['base']}): train 'base' first"
+        raise FileNotFoundError(msg)
+    run_jobs([training_jobs(cfg, folders)[name]], 1, progress)
+    return folders[name]
+
+
 def train_all(
     config: str | os.PathLike[str] | ToyWorldConfig | None = None,
     out_root: str | os.PathLike[str] = DEFAULT_ROOT,
@@ -340,23 +254,12 @@ def train_all(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     trained = []
+    jobs = training_jobs(cfg, folders)
     if not is_complete(folders["base"]):
         trained.append("base")
-        run_jobs([Job("base", job_pretrain, {"config": dump, "folder": str(folders["base"])})], 1, progress)
+        run_jobs([jobs["base"]], 1, progress)
     timings["base"] = time.perf_counter() - t0
-    jobs = []
-    for run, rl in cfg.rl.items():
-        for name, seed in zip(rl_model_names(run, rl), rl.seeds, strict=True):
-            if not is_complete(folders[name]):
-                jobs.append(rl_job(cfg, name, rl, seed, folders["base"], folders[name]))
-    if cfg.distill is not None and not is_complete(folders["distill"]):
-        jobs.append(
-            Job(
-                "distill",
-                job_distill,
-                {"config": dump, "base_folder": str(folders["base"]), "folder": str(folders["distill"])},
-            )
-        )
+    jobs = [job for name, job in jobs.items() if name != "base" and not is_complete(folders[name])]
     t1 = time.perf_counter()
     run_jobs(jobs, n_workers, progress)
     timings["after_base"] = time.perf_counter() - t1
