@@ -148,6 +148,9 @@ def test_page_builds_from_the_committed_tables() -> None:
     assert "default" in page.answer.data
     page.histogram_chart.to_dict()
     page.curves_chart.to_dict()
+    page.rarity_chart.to_dict()
+    for chart in page.rarity_charts.values():
+        chart.to_dict()
 
 
 def test_committed_tables_are_current_and_a_changed_version_is_stale() -> None:
@@ -205,3 +208,52 @@ def test_rarity_by_condition_has_a_block_per_condition() -> None:
     cold = table.filter(pl.col("condition") == "cold").sort("rarest_rank")
     assert cold["pass@n_base"].to_list() == [1.0, 0.0]
     assert cold["pass@n_rl"].to_list() == [0.0, 1.0]
+
+
+def test_a_hyphenated_condition_keeps_its_name() -> None:
+    import polars as pl
+
+    from analysis.pages.toyworld2 import rarity_by_condition, rarity_long
+    from analysis.toyworld2.experiments import condition_of, rl_model_name
+
+    assert condition_of(rl_model_name("rare-absent", 1)) == "rare-absent"
+    assert condition_of("base") is None
+    rows = [
+        {"model": m, "temperature": 0.6, "rarest_rank": 1, "n": 4, "c": c}
+        for m, c in (("base", 1), ("rl-rare-absent-s0", 0), ("rl-rare-absent-s1", 2))
+    ]
+    table = rarity_by_condition(pl.DataFrame(rows))
+    assert table["condition"].to_list() == ["rare-absent"]
+    assert table["pass@1_rl"].to_list() == [0.25]  # mean of 0/4 and 2/4 over the two seeds
+    long = rarity_long(table)
+    assert sorted(set(long["series"])) == ["RL, rare-absent", "base"]
+    assert long.filter(pl.col("series") == "base").height == 2  # pass@1 and solved share, once
+
+
+def test_the_answer_keeps_runs_with_other_rl_prompts_apart() -> None:
+    import polars as pl
+
+    from analysis.pages.toyworld2 import answer_text
+    from analysis.toyworld2.experiments import IN_DISTRIBUTION
+
+    def row(cond: str, prompts: str, outcome: str, d1_lo: float, dn_lo: float, dn_hi: float) -> dict:
+        return {
+            "condition": cond, "temperature": 0.6, "outcome": outcome, "Δ pass@1": 0.1, "Δ pass@n": -0.1,
+            "Δ pass@1 lo": d1_lo, "Δ pass@n lo": dn_lo, "Δ pass@n hi": dn_hi, "other only (%)": 0.0,
+            "rl_beta": 0.0, "rl_steps": 150, "rl_group_size": 8, "rl_temperature": 1.0, "rl_prompts": prompts,
+        }  # fmt: skip
+
+    findings = pl.DataFrame(
+        [
+            row("default", IN_DISTRIBUTION, "mixed", 0.05, -0.01, 0.01),
+            row("default", IN_DISTRIBUTION, "mixed", 0.05, -0.01, 0.01),
+            row("rare-absent", "zipf 3", "sharpening", 0.05, -0.2, -0.1),
+        ]
+    )
+    text = answer_text(findings, pl.DataFrame({"rarest_rank": []}))
+    assert "Over all 2 comparisons (runs × temperatures) with RL prompts drawn like the test set" in text
+    assert "the base is better at pass@256 (coverage narrowed) in 0" in text
+    assert "Not in-distribution" in text
+    assert "rare-absent (zipf 3)" in text
+    assert "the base is better at pass@256 in 1" in text
+    assert "sharpening in 1" in text

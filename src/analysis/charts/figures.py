@@ -268,3 +268,25 @@ def phase_chart(summary, value: str, *, title: str, value_title: str) -> alt.Top
         .facet(facet=alt.Facet("panel:N", title=None, sort=panels), columns=2)
         .properties(title=title)
     )
+
+
+def rarity_chart(long, *, title: str) -> alt.TopLevelMixin:
+    """Toy world 2's mechanism: a value (pass@1, solved share) by the pretraining rank of a problem's
+    rarest skill (1 = most common), one line per series (the base, each RL condition), one panel
+    per metric and temperature. ``long``: temperature, rarest_rank, series, metric, value."""
+    series = list(dict.fromkeys(long["series"].to_list()))
+    base = alt.Chart(long).encode(
+        x=alt.X("rarest_rank:O", title="rank of the rarest skill (1 = most common)", axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("value:Q", title="share (mean over seeds)", scale=alt.Scale(domain=[0, 1])),
+        tooltip=["series", "metric", "temperature", "rarest_rank", alt.Tooltip("value:Q", format=".3f")],
+    )
+    color = alt.Color("series:N", sort=series, title="model")
+    lines = base.mark_line(strokeWidth=1.5).encode(color=color.legend(None))
+    # colour and shape in one layer, so the legend shows both in one key
+    points = base.mark_point(filled=True, size=35).encode(
+        color=color, shape=alt.Shape("series:N", sort=series, title="model")
+    )
+    chart = alt.layer(lines, points).properties(width=260, height=170)
+    return chart.facet(
+        row=alt.Row("temperature:N", title="temperature"), column=alt.Column("metric:N", title=None)
+    ).properties(title=title)

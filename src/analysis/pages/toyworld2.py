@@ -51,6 +51,8 @@ class ToyWorld2Page:
     by_rarity: pl.DataFrame | None
     answer: Any
     by_rarity_worlds: dict[str, pl.DataFrame] = field(default_factory=dict)  # variant world -> its mechanism table
+    rarity_chart: alt.TopLevelMixin | None = None  # the default world's by_rarity, drawn
+    rarity_charts: dict[str, alt.TopLevelMixin] = field(default_factory=dict)  # each variant world's, drawn
 
 
 def skills_table(config: dict[str, Any]) -> pl.DataFrame:
@@ -92,13 +94,21 @@ def target_table(findings: pl.DataFrame, condition: str = "default") -> pl.DataF
     return pl.DataFrame(rows).pivot(on="temperature", index="target", values="seeds met")
 
 
-def rarity_table(counts: pl.DataFrame, rl_prefix: str = "rl-default-") -> pl.DataFrame:
-    """pass@1 and solved share (pass@n) of the base and of the default RL runs (mean over seeds),
-    by the rank of the problem's rarest skill (1 = most common in pretraining)."""
+def _conditions(counts: pl.DataFrame) -> dict[str, str]:
+    """RL model name -> its condition (``experiments.condition_of``)."""
+    from analysis.toyworld2.experiments import condition_of
+
+    return {m: c for m in counts["model"].unique().to_list() if (c := condition_of(m)) is not None}
+
+
+def rarity_table(counts: pl.DataFrame, condition: str = "default") -> pl.DataFrame:
+    """pass@1 and solved share (pass@n) of the base and of the ``condition`` RL runs (mean over
+    seeds), by the rank of the problem's rarest skill (1 = most common in pretraining)."""
+    members = [m for m, c in _conditions(counts).items() if c == condition]
     c = counts.with_columns(
         pl.when(pl.col("model") == "base")
         .then(pl.lit("base"))
-        .when(pl.col("model").str.starts_with(rl_prefix))
+        .when(pl.col("model").is_in(members))
         .then(pl.lit("rl"))
         .otherwise(None)
         .alias("who"),
@@ -124,9 +134,37 @@ def rarity_table(counts: pl.DataFrame, rl_prefix: str = "rl-default-") -> pl.Dat
 
 def rarity_by_condition(counts: pl.DataFrame) -> pl.DataFrame:
     """:func:`rarity_table` for every RL condition of a results folder, one block per condition."""
-    conditions = sorted({m.split("-")[1] for m in counts["model"].unique().to_list() if m.startswith("rl-")})
-    frames = [rarity_table(counts, f"rl-{c}-").select(pl.lit(c).alias("condition"), pl.all()) for c in conditions]
+    conditions = sorted(set(_conditions(counts).values()))
+    frames = [rarity_table(counts, c).select(pl.lit(c).alias("condition"), pl.all()) for c in conditions]
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def rarity_long(table: pl.DataFrame) -> pl.DataFrame:
+    """A by-rarity table (:func:`rarity_table`, or :func:`rarity_by_condition` with its ``condition``
+    column) in long form for :func:`analysis.charts.rarity_chart`: the base once, each condition's RL."""
+    if table.is_empty():
+        return pl.DataFrame()
+    t = table if "condition" in table.columns else table.with_columns(pl.lit("default").alias("condition"))
+    metrics = {"pass@1": "pass@1", "pass@n": "solved share (pass@256)"}
+    frames = []
+    for who in ("base", "rl"):
+        rows = t.unique(["temperature", "rarest_rank"], keep="first", maintain_order=True) if who == "base" else t
+        series = pl.lit("base") if who == "base" else pl.format("RL, {}", pl.col("condition"))
+        for col, label in metrics.items():
+            frames.append(
+                rows.select(
+                    "temperature",
+                    "rarest_rank",
+                    series.alias("series"),
+                    pl.lit(label).alias("metric"),
+                    pl.col(f"{col}_{who}").cast(pl.Float64).alias("value"),
+                )
+            )
+    return pl.concat(frames)
+
+
+def _rarity_chart(label: str, table: pl.DataFrame) -> alt.TopLevelMixin | None:
+    return None if table.is_empty() else charts.rarity_chart(rarity_long(table), title=f"By the rarest skill: {label}")
 
 
 def mechanism_sentence(label: str, table: pl.DataFrame) -> str:
@@ -143,6 +181,18 @@ def mechanism_sentence(label: str, table: pl.DataFrame) -> str:
             f"{w['pass@n_base']:.3f} → {w['pass@n_rl']:.3f}, pass@1 {w['pass@1_base']:.3f} → {w['pass@1_rl']:.3f})"
         )
     return said + "."
+
+
+def _tally(frame: pl.DataFrame) -> dict[str, int]:
+    """How many comparisons of ``frame`` (findings rows) are better at pass@1, narrowed, widened, sharpening."""
+    new_pct = 100 * MAX_NEW_SHARE
+    widened = (pl.col("Δ pass@n lo") > 0) | ((pl.col("Δ pass@n lo") <= 0) & (pl.col("other only (%)") > new_pct))
+    return {
+        "sharper": int((frame["Δ pass@1 lo"] > 0).sum()),
+        "narrowed": int((frame["Δ pass@n hi"] < 0).sum()),
+        "widened": frame.filter(widened).height,
+        "sharpening": int((frame["outcome"] == "sharpening").sum()),
+    }
 
 
 def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame) -> str:
@@ -162,22 +212,30 @@ def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame) -> str:
             f"* **{cond}** (β = {first['rl_beta']:g}, {first['rl_steps']} steps, group {first['rl_group_size']}, "
             f"sampling T = {first['rl_temperature']:g}, prompts {first['rl_prompts']}): " + "; ".join(parts) + "."
         )
-    runs = findings.height
+    from analysis.toyworld2.experiments import IN_DISTRIBUTION
+
     new_pct = 100 * MAX_NEW_SHARE  # the findings module's threshold for "new problems"
-    graded = grader_sentence(["exact"])
-    narrowed = int((findings["Δ pass@n hi"] < 0).sum())
-    widened = int(
-        (findings["Δ pass@n lo"] > 0).sum()
-        + ((findings["Δ pass@n lo"] <= 0) & (findings["other only (%)"] > new_pct)).sum()
-    )
-    sharper = int((findings["Δ pass@1 lo"] > 0).sum())
-    sharp = int((findings["outcome"] == "sharpening").sum())
+    indist = findings.filter(pl.col("rl_prompts") == IN_DISTRIBUTION)
+    t = _tally(indist)
     verdict = (
-        f"{graded} Over all {runs} comparisons (runs × temperatures), RL prompts drawn like the test set: RL is better "
-        f"than the base at pass@1 in {sharper}; the base is better at pass@256 (coverage narrowed) in {narrowed}; "
-        f"RL is better at pass@256 or solves more than {new_pct:g}% of problems the base never solves "
-        f"(coverage widened) in {widened}; the findings module calls {sharp} of them sharpening, the paper's pattern."
+        f"{grader_sentence(['exact'])} Over all {indist.height} comparisons (runs × temperatures) with RL prompts "
+        f"drawn like the test set: RL is better than the base at pass@1 in {t['sharper']}; the base is better at "
+        f"pass@256 (coverage narrowed) in {t['narrowed']}; RL is better at pass@256 or solves more than "
+        f"{new_pct:g}% of problems the base never solves (coverage widened) in {t['widened']}; the findings module "
+        f"calls {t['sharpening']} of them sharpening, the paper's pattern."
     )
+    skewed = findings.filter(pl.col("rl_prompts") != IN_DISTRIBUTION)
+    if skewed.height:
+        o = _tally(skewed)
+        names = ", ".join(
+            f"{c} ({p})" for c, p in skewed.select("condition", "rl_prompts").unique(maintain_order=True).iter_rows()
+        )
+        verdict += (
+            f" Not in-distribution, and not the question above: in {skewed.height} comparisons RL prompts drew "
+            f"the skills by their pretraining frequency instead ({names}: rare skills seldom or never in the RL "
+            f"prompts). There, RL is better at pass@1 in {o['sharper']}; the base is better at pass@256 in "
+            f"{o['narrowed']}; coverage widened in {o['widened']}; sharpening in {o['sharpening']}."
+        )
     rare = by_rarity.filter(pl.col("rarest_rank") >= 9)
     mech = ""
     if rare.height and {"pass@n_base", "pass@n_rl"} <= set(rare.columns):
@@ -228,7 +286,7 @@ def toyworld2_page(results_dir: str | Path | None = None, public_dir: str | Path
             worlds[label] = rarity_by_condition(counted.table)
     pub_dir = Path(public_dir or PUBLIC)
     public = public_counts(pub_dir) if (pub_dir / "counts.csv").is_file() else None
-    rl_default = sorted(m for m in counts["model"].unique().to_list() if m.startswith("rl-default-"))
+    rl_default = sorted(m for m, c in _conditions(counts).items() if c == "default")
     both = _combined(counts, public, rl_default)
     roles = {m: ("base" if m in ("base", "qwen2.5-7b") else "rl") for m in both["model"].unique().to_list()}
     bases = both.filter(pl.col("model").is_in(["base", "qwen2.5-7b"]))
@@ -254,4 +312,6 @@ def toyworld2_page(results_dir: str | Path | None = None, public_dir: str | Path
             answer_text(findings, by_rarity) + "".join(f" {mechanism_sentence(k, v)}" for k, v in worlds.items())
         ),
         by_rarity_worlds=worlds,
+        rarity_chart=_rarity_chart("default world, default recipe", by_rarity),
+        rarity_charts={label: chart for label, table in worlds.items() if (chart := _rarity_chart(label, table))},
     )

@@ -11,6 +11,7 @@ by the three). Checkpoints and per-model evaluations are cached under ``root``.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -25,6 +26,21 @@ from analysis.toyworld2.evaluate import evaluate
 from analysis.toyworld2.results import provenance, write_meta_path
 from analysis.toyworld2.targets import histogram_checks, run_checks
 from analysis.toyworld2.train import train_base, train_rl
+
+# ``rl_prompts`` of a run whose RL prompts are drawn like the test set (in-distribution RL); other
+# runs say which Zipf exponent drew their prompts' skills ("zipf 1").
+IN_DISTRIBUTION = "like the test set"
+
+
+def rl_model_name(condition: str, seed: int) -> str:
+    """The model name of an RL run in the tables: ``rl-<condition>-s<seed>``."""
+    return f"rl-{condition}-s{seed}"
+
+
+def condition_of(model: str) -> str | None:
+    """The RL condition in a model name of :func:`rl_model_name` (``None`` for the base)."""
+    m = re.fullmatch(r"rl-(.+)-s\d+", model)
+    return m[1] if m else None
 
 
 def cached_eval(folder: Path, name: str, cfg: ToyWorld2Config, temperature: float, root: Path) -> pl.DataFrame:
@@ -63,7 +79,7 @@ def run_experiments(
         for (cond, seed), folder in folders.items():
             if cond == "base":
                 continue
-            name = f"rl-{cond}-s{seed}"
+            name = rl_model_name(cond, seed)
             rl_counts = cached_eval(folder, name, cfg, t, root)
             frames.append(rl_counts)
             pair = pl.concat([base_counts, rl_counts]).drop("length", "rarest_rank")
@@ -74,7 +90,7 @@ def run_experiments(
                 | {"condition": cond, "seed": seed}
                 | {f"rl_{k}": v for k, v in settings.items() if k != "prompt_zipf"}
                 | {
-                    "rl_prompts": "like the test set"
+                    "rl_prompts": IN_DISTRIBUTION
                     if settings["prompt_zipf"] is None
                     else f"zipf {settings['prompt_zipf']:g}"
                 }
