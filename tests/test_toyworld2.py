@@ -257,3 +257,26 @@ def test_the_answer_keeps_runs_with_other_rl_prompts_apart() -> None:
     assert "rare-absent (zipf 3)" in text
     assert "the base is better at pass@256 in 1" in text
     assert "sharpening in 1" in text
+
+
+def test_the_mechanism_sentence_counts_each_condition_apart() -> None:
+    import polars as pl
+
+    from analysis.pages.toyworld2 import mechanism_sentence
+
+    table = pl.DataFrame(
+        {
+            "condition": ["cold", "cold", "skewed", "skewed"],
+            "temperature": [0.6] * 4,
+            "rarest_rank": [1, 12, 1, 12],
+            "pass@1_base": [0.9, 0.1, 0.9, 0.1],
+            "pass@1_rl": [1.0, 0.2, 1.0, 0.0],
+            "pass@n_base": [1.0, 0.5, 1.0, 0.5],
+            "pass@n_rl": [1.0, 0.6, 1.0, 0.2],
+            "problems": [10, 10, 10, 10],
+        }
+    )
+    text = mechanism_sentence("floor", table)
+    assert "cold: fell in 0, rose in 1 of 2" in text
+    assert "skewed: fell in 1, rose in 0 of 2" in text
+    assert "largest fall: rank 12, skewed, T = 0.6: 0.500 → 0.200" in text

@@ -34,8 +34,9 @@ VARIANT_WORLDS = {
     "floor": ("near-zero rare skills (own base, reliability falls as (1/r)²)", "configs/toyworld2/floor.yaml"),
 }
 FINDINGS_SHOWN = (
-    "condition", "seed", "temperature", "outcome", "pass@1 base", "pass@1 other", "Δ pass@1 lo", "Δ pass@1 hi",
-    "pass@n base", "pass@n other", "Δ pass@n lo", "Δ pass@n hi", "other only", "base only", "crossover k", "rl_rise",
+    "condition", "rl_prompts", "seed", "temperature", "outcome", "pass@1 base", "pass@1 other", "Δ pass@1 lo",
+    "Δ pass@1 hi", "pass@n base", "pass@n other", "Δ pass@n lo", "Δ pass@n hi", "other only", "base only",
+    "crossover k", "rl_rise",
 )  # fmt: skip
 
 
@@ -169,11 +170,18 @@ def _rarity_chart(label: str, table: pl.DataFrame) -> alt.TopLevelMixin | None:
 
 def mechanism_sentence(label: str, table: pl.DataFrame) -> str:
     """Where, by the rank of a problem's rarest skill, RL's solved share (pass@256, mean over seeds)
-    fell below the base's and where it rose, in one variant world (:func:`rarity_by_condition`)."""
+    fell below the base's and where it rose, per RL condition of one variant world
+    (:func:`rarity_by_condition`), with the largest fall."""
     d = table.with_columns((pl.col("pass@n_rl") - pl.col("pass@n_base")).alias("d"))
-    lost, gained = d.filter(pl.col("d") < 0).sort("d"), d.filter(pl.col("d") > 0)
-    said = f"In the {label} world, over {d.height} groups (rarest-skill rank × RL condition × temperature), "
-    said += f"RL's solved share rose above the base's in {gained.height} and fell below it in {lost.height}"
+    per = [
+        f"{cond}: fell in {int((g['d'] < 0).sum())}, rose in {int((g['d'] > 0).sum())} of {g.height}"
+        for (cond,), g in d.group_by(["condition"], maintain_order=True)
+    ]
+    said = (
+        f"In the {label} world, RL's solved share against the base's, by group (rarest-skill rank × temperature), "
+        + "; ".join(per)
+    )
+    lost = d.filter(pl.col("d") < 0).sort("d")
     if lost.height:
         w = lost.row(0, named=True)
         said += (
