@@ -241,6 +241,8 @@ def test_the_answer_keeps_runs_with_other_rl_prompts_apart() -> None:
             "condition": cond, "temperature": 0.6, "outcome": outcome, "Δ pass@1": 0.1, "Δ pass@n": -0.1,
             "Δ pass@1 lo": d1_lo, "Δ pass@n lo": dn_lo, "Δ pass@n hi": dn_hi, "other only (%)": 0.0,
             "rl_beta": 0.0, "rl_steps": 150, "rl_group_size": 8, "rl_temperature": 1.0, "rl_prompts": prompts,
+            "seed": 0, "pass@1 base": 0.3, "pass@1 other": 0.5, "pass@n base": 1.0, "pass@n other": 0.9,
+            "crossover k": 32, "base only": 7, "rl_rise": 0.4,
         }  # fmt: skip
 
     findings = pl.DataFrame(
@@ -253,8 +255,9 @@ def test_the_answer_keeps_runs_with_other_rl_prompts_apart() -> None:
     text = answer_text(findings, pl.DataFrame({"rarest_rank": []}))
     assert "Over all 2 comparisons (runs × temperatures) with RL prompts drawn like the test set" in text
     assert "the base is better at pass@256 (coverage narrowed) in 0" in text
-    assert "Not in-distribution" in text
-    assert "rare-absent (zipf 3)" in text
+    assert "**Not in-distribution" in text
+    assert "1 comparisons whose RL prompts drew the skills by their pretraining frequency (zipf 3" in text
+    assert "rare-absent, seed 0, T = 0.6" in text  # the run where the base won at pass@256, named
     assert "the base is better at pass@256 in 1" in text
     assert "sharpening in 1" in text
 
@@ -280,3 +283,31 @@ def test_the_mechanism_sentence_counts_each_condition_apart() -> None:
     assert "cold: fell in 0, rose in 1 of 2" in text
     assert "skewed: fell in 1, rose in 0 of 2" in text
     assert "largest fall: rank 12, skewed, T = 0.6: 0.500 → 0.200" in text
+
+
+def test_the_page_says_whether_the_studys_own_run_reproduced_the_committed_counts(tmp_path) -> None:
+    import polars as pl
+
+    from analysis.pages.toyworld2 import reproduction_note
+    from analysis.toyworld2.results import Results2
+
+    committed = pl.DataFrame(
+        {
+            "model": ["base", "base", "rl-default-s0", "rl-default-s0"],
+            "temperature": [0.6, 0.6, 0.6, 0.6],
+            "problem_id": ["p0", "p1", "p0", "p1"],
+            "n": [256] * 4,
+            "c": [10, 0, 200, 3],
+        }
+    )
+    meta = {"command": "python -m analysis.toyworld2 --config default.yaml", "checkpoint_training_seconds": 330.0}
+    same = reproduction_note(committed, Results2(committed, meta, tmp_path / "counts.csv"))
+    assert "5.5 minutes of training" in same
+    assert "All 2 checked give exactly the committed counts" in same
+    other = committed.with_columns(pl.when(pl.col("problem_id") == "p1").then(4).otherwise(pl.col("c")).alias("c"))
+    extra = pl.DataFrame({"model": ["rl-default-s9"], "temperature": [0.6], "problem_id": ["p0"], "n": [256], "c": [1]})
+    differ = reproduction_note(committed, Results2(pl.concat([other, extra]), meta, tmp_path / "counts.csv"))
+    assert "1 of them are not in the committed table" in differ
+    assert "differ from the committed table** on 2 (problem, model, temperature) rows, in 2 of 2 checked" in differ
+    assert "base at T = 0.6, rl-default-s0 at T = 0.6" in differ
+    assert reproduction_note(committed, None) == ""

@@ -85,8 +85,10 @@ def test_toy_models_train_as_separate_jobs_and_sampling_waits_only_for_its_model
     assert dag["model model: rl-indist"] == {"toyworld_base"}
     assert dag["sample job: base__toyworld__T0.6__s0"] == {"model model: base", "toyworld_base"}
     assert dag["sample job: rl-indist__toyworld__T0.6__s0"] == {"model model: rl-indist", "toyworld_base"}
-    for page in ("public_math500", "toyworld_algorithms", "toyworld2"):
+    for page in ("public_math500", "toyworld_algorithms"):
         assert dag[f"page page: {page}"] == set(), page
+    assert dag["toyworld2"] == set()  # toy world 2's default trains beside the first world's base
+    assert dag["page page: toyworld2"] == {"toyworld2"}
     assert {"models", *(f"model model: {m}" for m in ("base", "distill", "rl-easy-seed2"))} <= dag["perplexity_scores"]
 
 

@@ -159,6 +159,11 @@ class StudyConfig(_Strict):
     title: str
     description: str = ""
     toyworld: str | None = Field(None, description="toy-world training config to run first (toy studies only)")
+    toyworld2: str | None = Field(
+        None,
+        description="toy world 2's config: the study retrains and evaluates its default recipe and checks the "
+        "committed tables (data/toyworld2) against it",
+    )
     output_root: str = "data/runs"
     paper_setting: str | None = Field(None, description="key of a published setting to compare with (data/paper)")
     models: list[ModelEntry] = Field(min_length=1)

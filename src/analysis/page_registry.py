@@ -25,7 +25,7 @@ SECTIONS = ("Findings", "Real models", "Methods", "Toy world", "Reproducibility"
 CONDITIONS = ("perplexity", "toyworld")
 
 # What a page notebook can need from earlier stages (see ``workflow_inputs``).
-INPUTS = ("grades", "findings", "scores", "models", "pages")
+INPUTS = ("grades", "findings", "scores", "models", "pages", "toyworld2")
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ PAGES: tuple[Page, ...] = (
         "toyworld_algorithms", "Toy world: RL algorithms, steps, group size, KL", "Toy world", "page", (), ("toyworld",)
     ),
     # A second miniature (long-tailed skills), from its committed experiment tables (data/toyworld2).
-    Page("toyworld2", "Toy world 2: long-tailed skills", "Toy world", "page", (), ("toyworld",)),
+    Page("toyworld2", "Toy world 2: long-tailed skills", "Toy world", "page", ("toyworld2",), ("toyworld",)),
     Page("reproducibility", "Reproducibility", "Reproducibility", "page", ("grades", "pages")),
     Page("own-models", "Run it on your own models", "Reproducibility", "markdown"),
 )
@@ -146,7 +146,8 @@ def workflow_inputs(study: Study, name: str) -> list[Path]:
 
     ``grades``: every sampling job's grades marker; ``findings``: the findings stage's table;
     ``scores``: the perplexity scores (when the
-    study scores perplexity); ``models``: the models manifest; ``pages``: the executed notebooks
+    study scores perplexity); ``models``: the models manifest; ``toyworld2``: the study's toy world 2
+    tables (when its config names ``toyworld2``); ``pages``: the executed notebooks
     of every other page (the reproducibility page reports their wall times).
     """
     p = page(name)
@@ -162,6 +163,9 @@ def workflow_inputs(study: Study, name: str) -> list[Path]:
                 needs.append(study.scores_path)
         elif need == "models":
             needs.append(study.models_manifest)
+        elif need == "toyworld2":  # the study's retrained toy world 2 default (when its config names one)
+            if study.config.toyworld2 is not None:
+                needs.append(study.toyworld2_dir / "results.json")
         elif need == "pages":
             needs += [notebooks / "pages" / f"{o}.ipynb" for o in workflow_pages(study.config) if o != name]
         else:

@@ -99,6 +99,16 @@ class Study:
         return self.root / "toyworld"
 
     @property
+    def toyworld2_root(self) -> Path:
+        """Toy world 2's checkpoints and evaluations (shared with ``python -m analysis.toyworld2``)."""
+        return self.root / "toyworld2"
+
+    @property
+    def toyworld2_dir(self) -> Path:
+        """This study's toy world 2 tables (``config.toyworld2``: its default recipe, retrained here)."""
+        return self.dir / "toyworld2"
+
+    @property
     def grading_cache(self) -> Path:
         return self.root / "cache" / "grading"
 

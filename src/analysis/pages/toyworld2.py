@@ -203,6 +203,16 @@ def _tally(frame: pl.DataFrame) -> dict[str, int]:
     }
 
 
+def _narrowed_run(r: dict[str, Any]) -> str:
+    """One run where the base won at pass@256, in the words of the findings row ``r``."""
+    cross = f"crossover at k = {r['crossover k']}" if r.get("crossover k") is not None else "no crossover"
+    return (
+        f"{r['condition']}, seed {r['seed']}, T = {r['temperature']:g}: pass@1 {r['pass@1 base']:.3f} → "
+        f"{r['pass@1 other']:.3f}, pass@256 {r['pass@n base']:.3f} → {r['pass@n other']:.3f}, {cross}, "
+        f"{r['base only']} problems solved only by the base, RL's pass@256 − pass@1 = {r['rl_rise']:.2f}"
+    )
+
+
 def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame) -> str:
     """Question 2 answered in plain words from the findings and the by-rarity table."""
     lines = []
@@ -235,20 +245,23 @@ def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame) -> str:
     skewed = findings.filter(pl.col("rl_prompts") != IN_DISTRIBUTION)
     if skewed.height:
         o = _tally(skewed)
-        names = ", ".join(
-            f"{c} ({p})" for c, p in skewed.select("condition", "rl_prompts").unique(maintain_order=True).iter_rows()
-        )
+        prompts = ", ".join(sorted(set(skewed["rl_prompts"].to_list())))
         verdict += (
-            f" Not in-distribution, and not the question above: in {skewed.height} comparisons RL prompts drew "
-            f"the skills by their pretraining frequency instead ({names}: rare skills seldom or never in the RL "
-            f"prompts). There, RL is better at pass@1 in {o['sharper']}; the base is better at pass@256 in "
-            f"{o['narrowed']}; coverage widened in {o['widened']}; sharpening in {o['sharpening']}."
+            "\n\n**Not in-distribution, and not the question above.** "
+            f"{skewed.height} comparisons whose RL prompts drew the skills by their pretraining frequency "
+            f"({prompts}: rare skills seldom or almost never in the RL prompts; a condition without a world's "
+            f"name is the default world's). There, RL is better at pass@1 in {o['sharper']}; the base is better "
+            f"at pass@256 in {o['narrowed']}; coverage widened in {o['widened']}; sharpening in {o['sharpening']}"
         )
+        narrowed = skewed.filter((pl.col("Δ pass@n hi") < 0) | (pl.col("outcome") == "sharpening"))
+        if narrowed.height:
+            verdict += " (" + "; ".join(_narrowed_run(r) for r in narrowed.iter_rows(named=True)) + ")"
+        verdict += "."
     rare = by_rarity.filter(pl.col("rarest_rank") >= 9)
     mech = ""
     if rare.height and {"pass@n_base", "pass@n_rl"} <= set(rare.columns):
         mech = (
-            " Default recipe, on problems whose rarest skill is among the four rarest: "
+            "\n\n**By the rarest skill.** Default recipe, on problems whose rarest skill is among the four rarest: "
             + "; ".join(
                 f"T = {r['temperature']:g}: solved share base {r['pass@n_base']:.2f} → RL {r['pass@n_rl']:.2f}, "
                 f"pass@1 base {r['pass@1_base']:.2f} → RL {r['pass@1_rl']:.2f}"
@@ -262,8 +275,56 @@ def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame) -> str:
     return "\n".join(lines) + "\n\n" + verdict + mech
 
 
-def toyworld2_page(results_dir: str | Path | None = None, public_dir: str | Path | None = None) -> ToyWorld2Page:
-    """Read the committed tables and build the page's tables, charts and answer."""
+REPRODUCE_KEYS = ("model", "temperature", "problem_id")
+
+
+def study_run(config: str | Path) -> Path | None:
+    """The folder of the study's own toy world 2 run (``Study.toyworld2_dir``), if its config has one."""
+    from analysis.study import Study
+
+    study = Study.load(config)
+    return study.toyworld2_dir if study.config.toyworld2 is not None else None
+
+
+def reproduction_note(committed: pl.DataFrame, live: Any) -> str:
+    """Whether the study's own run of the default recipe (``live``: ``Results2`` of
+    ``Study.toyworld2_dir``) gave the committed table's counts, problem by problem. Its checkpoints
+    have the same keys as the committed default seeds, so with deterministic training they must."""
+    if live is None:
+        return ""
+    keys = list(REPRODUCE_KEYS)
+    mine = live.table.select(*keys, "n", "c")
+    joined = mine.join(committed.select(*keys, "n", "c"), on=keys, how="left", suffix="_committed")
+    runs = joined.select("model", "temperature").unique()
+    absent = joined.filter(pl.col("c_committed").is_null()).select("model", "temperature").unique()
+    differ = joined.filter((pl.col("c") != pl.col("c_committed")) | (pl.col("n") != pl.col("n_committed")))
+    seconds = live.meta.get("checkpoint_training_seconds")
+    trained = f", {seconds / 60:.1f} minutes of training" if seconds else ""
+    said = (
+        f"**Reproduced in this run.** This study retrained the default recipe (`{live.meta.get('command', '')}`"
+        f"{trained}) and evaluated its {runs.height} models × temperatures again. "
+    )
+    if absent.height:
+        said += f"{absent.height} of them are not in the committed table, so they cannot be checked. "
+    checked = runs.height - absent.height
+    if not differ.height:
+        return said + f"All {checked} checked give exactly the committed counts, problem by problem."
+    pairs = differ.select("model", "temperature").unique().sort(["model", "temperature"])
+    names = ", ".join(f"{m} at T = {t:g}" for m, t in pairs.iter_rows())
+    return said + (
+        f"**They differ from the committed table** on {differ.height} (problem, model, temperature) rows, in "
+        f"{pairs.height} of {checked} checked: {names}. The committed tables were not made by the code and "
+        "machine of this run; the figures below are the committed ones."
+    )
+
+
+def toyworld2_page(
+    results_dir: str | Path | None = None,
+    public_dir: str | Path | None = None,
+    reproduced_dir: str | Path | None = None,
+) -> ToyWorld2Page:
+    """Read the committed tables and build the page's tables, charts and answer; with ``reproduced_dir``
+    (a study's own run of the default recipe), say whether it gave the committed counts."""
     from IPython.display import Markdown
 
     from analysis.pages.public import PUBLIC, public_counts
@@ -277,6 +338,8 @@ def toyworld2_page(results_dir: str | Path | None = None, public_dir: str | Path
         return ToyWorld2Page(missing, pl.DataFrame(), None, None, None, None, None, None, missing)
     counts, findings = counts_r.table, findings_r.table
     notes = [counts_r.note()]
+    if reproduced_dir is not None:
+        notes.append(reproduction_note(counts, load_results("counts", reproduced_dir)))
     worlds = {}  # variant worlds (own base): their findings join the comparisons, their mechanism tables show
     for sub, (label, config) in VARIANT_WORLDS.items():
         found, counted = load_results("findings", folder / sub), load_results("counts", folder / sub)
@@ -304,6 +367,12 @@ def toyworld2_page(results_dir: str | Path | None = None, public_dir: str | Path
     ).pivot(on="base", index="bin", values="count")
     curves = M.pass_at_k_curve(both, by=("model", "benchmark", "temperature"))
     by_rarity = rarity_table(counts)
+    from analysis.toyworld2.experiments import IN_DISTRIBUTION
+
+    own = findings_r.table
+    contrast = set(own.filter(pl.col("rl_prompts") != IN_DISTRIBUTION)["condition"].to_list())
+    default_world = rarity_by_condition(counts).filter(pl.col("condition").is_in(["default", *sorted(contrast)]))
+    label = "default world" if contrast else "default world, default recipe"
     shown = findings.select([c for c in FINDINGS_SHOWN if c in findings.columns]).with_columns(
         pl.col(pl.Float64).round(3)
     )
@@ -317,9 +386,11 @@ def toyworld2_page(results_dir: str | Path | None = None, public_dir: str | Path
         targets=target_table(findings),
         by_rarity=by_rarity,
         answer=Markdown(
-            answer_text(findings, by_rarity) + "".join(f" {mechanism_sentence(k, v)}" for k, v in worlds.items())
+            answer_text(findings, by_rarity)
+            + "\n\n"
+            + "\n".join(f"* {mechanism_sentence(k, v)}" for k, v in {"default": default_world, **worlds}.items())
         ),
         by_rarity_worlds=worlds,
-        rarity_chart=_rarity_chart("default world, default recipe", by_rarity),
+        rarity_chart=_rarity_chart(label, default_world),
         rarity_charts={label: chart for label, table in worlds.items() if (chart := _rarity_chart(label, table))},
     )
