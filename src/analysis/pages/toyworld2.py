@@ -302,7 +302,7 @@ def reproduction_note(committed: pl.DataFrame, live: Any) -> str:
     trained = f", {seconds / 60:.1f} minutes of training" if seconds else ""
     said = (
         f"**Reproduced in this run.** This study retrained the default recipe (`{live.meta.get('command', '')}`"
-        f"{trained}) and evaluated its {runs.height} models × temperatures again. "
+        f"{trained}) and evaluated its {runs.height} (model, temperature) pairs again. "
     )
     if absent.height:
         said += f"{absent.height} of them are not in the committed table, so they cannot be checked. "
