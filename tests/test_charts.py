@@ -140,6 +140,19 @@ def _builders() -> dict[str, object]:
             for g in ("problem", "answer")
         ]
     )
+    from analysis.pages.toyworld2 import rarity_long
+
+    rarity = rarity_long(
+        pl.DataFrame(
+            [
+                {"condition": c, "temperature": t, "rarest_rank": r, "pass@1_base": 0.5 / r, "pass@1_rl": 0.9 / r}
+                | {"pass@n_base": 1.0, "pass@n_rl": 1.0 - 0.01 * r}
+                for c in ("default", "rare-absent")
+                for t in (0.6, 1.0)
+                for r in range(1, 13)
+            ]
+        )
+    )
     plan = pl.DataFrame(
         [
             {"pair": f"{m} − base", "n": n, "power": min(1.0, n / 64), "share_gain": 0.1, "share_loss": 0.2}
@@ -169,6 +182,7 @@ def _builders() -> dict[str, object]:
         "planner_chart": BC.planner_chart(plan, ROLES),
         "planner_chart (no roles)": BC.planner_chart(plan),
         "training_chart (no roles)": charts.training_chart(log),
+        "rarity_chart": charts.rarity_chart(rarity, title="By the rarest skill"),
     }
 
 

@@ -15,7 +15,7 @@ PARENT = textwrap.dedent(
     """
     import multiprocessing as mp, sys, time
     from concurrent.futures import ProcessPoolExecutor
-    from analysis.toyworld import train
+    from analysis.toyworld import jobs
 
     def pid_then_sleep(_):
         import os
@@ -24,7 +24,7 @@ PARENT = textwrap.dedent(
 
     if __name__ == "__main__":
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(2, mp_context=ctx, initializer=train._init_worker, initargs=(ctx.Queue(),)) as pool:
+        with ProcessPoolExecutor(2, mp_context=ctx, initializer=jobs._init_worker, initargs=(ctx.Queue(),)) as pool:
             for _ in range(2):
                 pool.submit(pid_then_sleep, None)
             time.sleep(600)
