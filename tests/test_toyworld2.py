@@ -252,11 +252,11 @@ def test_the_answer_keeps_runs_with_other_rl_prompts_apart() -> None:
             row("rare-absent", "zipf 3", "sharpening", 0.05, -0.2, -0.1),
         ]
     )
-    text = answer_text(findings, pl.DataFrame({"rarest_rank": []}))
+    text = answer_text(findings, pl.DataFrame({"rarest_rank": []}), corpus_zipf=1.0)
     assert "Over all 2 comparisons (runs × temperatures) with RL prompts drawn like the test set" in text
     assert "the base is better at pass@256 (coverage narrowed) in 0" in text
     assert "**Not in-distribution" in text
-    assert "1 comparisons whose RL prompts drew the skills by their pretraining frequency (zipf 3" in text
+    assert "1 comparisons whose RL prompts drew skill r with weight 1/r^z instead of evenly (zipf 3;" in text
     assert "rare-absent, seed 0, T = 0.6" in text  # the run where the base won at pass@256, named
     assert "the base is better at pass@256 in 1" in text
     assert "sharpening in 1" in text
@@ -311,3 +311,7 @@ def test_the_page_says_whether_the_studys_own_run_reproduced_the_committed_count
     assert "differ from the committed table** on 2 (problem, model, temperature) rows, in 2 of 2 checked" in differ
     assert "base at T = 0.6, rl-default-s0 at T = 0.6" in differ
     assert reproduction_note(committed, None) == ""
+    cached = meta | {"seconds": {"training_call": 1.2}}
+    assert "came from the checkpoint cache" in reproduction_note(committed, Results2(committed, cached, tmp_path / "c"))
+    trained = meta | {"seconds": {"training_call": 330.0}}
+    assert "trained in this run" in reproduction_note(committed, Results2(committed, trained, tmp_path / "c"))

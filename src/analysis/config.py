@@ -61,6 +61,11 @@ class ModelEntry(_Strict):
     def is_toyworld(self) -> bool:
         return self.path.startswith(TOYWORLD_PREFIX)
 
+    @property
+    def toyworld_key(self) -> str | None:
+        """The toy-world model this entry names (``toyworld:<key>``), else ``None``."""
+        return self.path.removeprefix(TOYWORLD_PREFIX) if self.is_toyworld else None
+
 
 class BenchmarkEntry(_Strict):
     """One benchmark of the study, with optional per-benchmark overrides."""

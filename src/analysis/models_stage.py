@@ -32,20 +32,24 @@ def train_toyworld_base(study: Study, progress: bool = True) -> Path:
     from analysis.toyworld.train import train_one
 
     folder = train_one(_toyworld_config(study), TOYWORLD_BASE, study.toyworld_root, progress=progress)
-    atomic_write_json({"path": str(folder)}, study.toyworld_base_marker)
+    write_toyworld_base_marker(study, folder)
     return folder
+
+
+def write_toyworld_base_marker(study: Study, folder: Path) -> None:
+    """Say that the toy world's base is trained, in ``folder`` (the other toy-world models wait for it)."""
+    atomic_write_json({"path": str(folder)}, study.toyworld_base_marker)
 
 
 def model_record(study: Study, name: str, trained: Path | None = None, progress: bool = True) -> dict[str, Any]:
     """The record of model ``name``: a toy-world model is trained (or reused) first, unless its
     folder is given as ``trained``; a local folder is made absolute; a hub ID stays as it is."""
     m = study.config.model(name)
-    if m.is_toyworld:
+    if m.toyworld_key is not None:
         if trained is None:
             from analysis.toyworld.train import train_one
 
-            key = m.path.removeprefix("toyworld:")
-            trained = train_one(_toyworld_config(study), key, study.toyworld_root, progress=progress)
+            trained = train_one(_toyworld_config(study), m.toyworld_key, study.toyworld_root, progress=progress)
         return {"path": str(trained), "revision": None, "role": m.role}
     local = study.resolve(m.path)  # a relative local folder; a hub ID stays as it is
     path = str(local) if not Path(m.path).is_absolute() and local.exists() else m.path

@@ -51,7 +51,7 @@ def import_generations(study: Study, progress: bool = True) -> dict[str, Any]:
 def train_models(study: Study, progress: bool = True) -> dict[str, dict[str, Any]]:
     """Train the toy world's models when the study needs them (all in one call, in worker
     processes); write every model's record and ``models.json`` (``analysis.models_stage``)."""
-    from analysis.models_stage import gather_models, write_model_record
+    from analysis.models_stage import TOYWORLD_BASE, gather_models, write_model_record, write_toyworld_base_marker
 
     trained: dict[str, Path] = {}
     if study.config.toyworld is not None:
@@ -64,9 +64,9 @@ def train_models(study: Study, progress: bool = True) -> dict[str, dict[str, Any
                 study.resolve(study.config.toyworld), study.toyworld_root, workers=workers, progress=progress
             )
         trained = {k: Path(v) for k, v in folders.items()}
-        atomic_write_json({"path": str(trained["base"])}, study.toyworld_base_marker)
+        write_toyworld_base_marker(study, trained[TOYWORLD_BASE])
     for m in study.config.models:
-        key = m.path.removeprefix("toyworld:") if m.is_toyworld else None
+        key = m.toyworld_key
         if key is not None and key not in trained:
             msg = f"model {m.name!r}: the toy world trains no model {key!r} (it trains {sorted(trained)})"
             raise KeyError(msg)

@@ -19,6 +19,9 @@ MATH_MODES = ("strict", "paper")
 # The official names of the paper's math benchmarks (``benchmark`` of ``grade_math``).
 BENCHMARKS = ("aime24", "amc23", "gsm8k", "math500", "minerva_math", "olympiadbench")
 MODES = (*MATH_MODES, "exact")
+# Modes whose rules cannot hang (a marker search and a string comparison, linear in the response):
+# they are graded in the caller's process, without the worker pool and its deadline.
+IN_PROCESS_MODES = frozenset({"exact"})
 
 # Bump the number when the rules of a mode change.
 # paper 2: the official pipeline reproduced (stop words, strip_string, unit words, word2number,

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from analysis import schemas
 from analysis.grading.cache import GradeCache, cache_key, gold_json, response_sha256
-from analysis.grading.modes import BENCHMARKS, check_mode, grader_version
+from analysis.grading.modes import BENCHMARKS, IN_PROCESS_MODES, check_mode, grader_version
 from analysis.grading.pool import GradingPool
 from analysis.grading.result import GradeResult
 from analysis.grading.worker import grade_one
@@ -19,10 +19,6 @@ from analysis.grading.worker import grade_one
 log = logging.getLogger(__name__)
 
 _FLUSH_EVERY_S = 5.0  # write fresh verdicts to the cache at least this often
-
-# Modes whose rules cannot hang (a marker search and a string comparison, linear in the response):
-# they are graded in this process, without the worker pool and its deadline.
-IN_PROCESS_MODES = frozenset({"exact"})
 
 
 def grade_samples(

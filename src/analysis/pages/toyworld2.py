@@ -213,8 +213,9 @@ def _narrowed_run(r: dict[str, Any]) -> str:
     )
 
 
-def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame) -> str:
-    """Question 2 answered in plain words from the findings and the by-rarity table."""
+def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame, corpus_zipf: float | None = None) -> str:
+    """Question 2 answered in plain words from the findings and the by-rarity table (``corpus_zipf``:
+    the default world's pretraining exponent, to set the RL prompts' exponents beside)."""
     lines = []
     for (cond,), frame in findings.group_by(["condition"], maintain_order=True):
         first = frame.row(0, named=True)
@@ -246,12 +247,14 @@ def answer_text(findings: pl.DataFrame, by_rarity: pl.DataFrame) -> str:
     if skewed.height:
         o = _tally(skewed)
         prompts = ", ".join(sorted(set(skewed["rl_prompts"].to_list())))
+        pretraining = "" if corpus_zipf is None else f"; pretraining shows skill r with z = {corpus_zipf:g}"
         verdict += (
             "\n\n**Not in-distribution, and not the question above.** "
-            f"{skewed.height} comparisons whose RL prompts drew the skills by their pretraining frequency "
-            f"({prompts}: rare skills seldom or almost never in the RL prompts; a condition without a world's "
-            f"name is the default world's). There, RL is better at pass@1 in {o['sharper']}; the base is better "
-            f"at pass@256 in {o['narrowed']}; coverage widened in {o['widened']}; sharpening in {o['sharpening']}"
+            f"{skewed.height} comparisons whose RL prompts drew skill r with weight 1/r^z instead of evenly "
+            f"({prompts}{pretraining}), so rare skills were seldom or almost never in "
+            f"them; a condition without a world's name is the default world's. There, RL is better at pass@1 "
+            f"in {o['sharper']}; the base is better at pass@256 in {o['narrowed']}; coverage widened in "
+            f"{o['widened']}; sharpening in {o['sharpening']}"
         )
         narrowed = skewed.filter((pl.col("Δ pass@n hi") < 0) | (pl.col("outcome") == "sharpening"))
         if narrowed.height:
@@ -298,11 +301,10 @@ def reproduction_note(committed: pl.DataFrame, live: Any) -> str:
     runs = joined.select("model", "temperature").unique()
     absent = joined.filter(pl.col("c_committed").is_null()).select("model", "temperature").unique()
     differ = joined.filter((pl.col("c") != pl.col("c_committed")) | (pl.col("n") != pl.col("n_committed")))
-    seconds = live.meta.get("checkpoint_training_seconds")
-    trained = f", {seconds / 60:.1f} minutes of training" if seconds else ""
     said = (
-        f"**Reproduced in this run.** This study retrained the default recipe (`{live.meta.get('command', '')}`"
-        f"{trained}) and evaluated its {runs.height} (model, temperature) pairs again. "
+        f"**Checked against this study's own run.** This study ran the default recipe "
+        f"(`{live.meta.get('command', '')}`{_training_words(live.meta)}) and evaluated its {runs.height} "
+        "(model, temperature) pairs. "
     )
     if absent.height:
         said += f"{absent.height} of them are not in the committed table, so they cannot be checked. "
@@ -316,6 +318,20 @@ def reproduction_note(committed: pl.DataFrame, live: Any) -> str:
         f"{pairs.height} of {checked} checked: {names}. The committed tables were not made by the code and "
         "machine of this run; the figures below are the committed ones."
     )
+
+
+def _training_words(meta: dict[str, Any]) -> str:
+    """How the run's checkpoints came to be: trained in the run, or reused from the checkpoint cache
+    (the run's own training call took under half of the checkpoints' recorded training time)."""
+    seconds = meta.get("checkpoint_training_seconds")
+    if not seconds:
+        return ""
+    call = (meta.get("seconds") or {}).get("training_call")
+    if call is None:
+        return f"; {seconds / 60:.1f} minutes of training"
+    if call >= 0.5 * seconds:
+        return f"; its checkpoints trained in this run, {seconds / 60:.1f} minutes of training"
+    return f"; its checkpoints came from the checkpoint cache, where they took {seconds / 60:.1f} minutes of training"
 
 
 def toyworld2_page(
@@ -372,7 +388,7 @@ def toyworld2_page(
     own = findings_r.table
     contrast = set(own.filter(pl.col("rl_prompts") != IN_DISTRIBUTION)["condition"].to_list())
     default_world = rarity_by_condition(counts).filter(pl.col("condition").is_in(["default", *sorted(contrast)]))
-    label = "default world" if contrast else "default world, default recipe"
+    default_label = "default world" if contrast else "default world, default recipe"
     shown = findings.select([c for c in FINDINGS_SHOWN if c in findings.columns]).with_columns(
         pl.col(pl.Float64).round(3)
     )
@@ -386,11 +402,11 @@ def toyworld2_page(
         targets=target_table(findings),
         by_rarity=by_rarity,
         answer=Markdown(
-            answer_text(findings, by_rarity)
+            answer_text(findings, by_rarity, counts_r.meta["config"]["corpus"]["zipf"])
             + "\n\n"
             + "\n".join(f"* {mechanism_sentence(k, v)}" for k, v in {"default": default_world, **worlds}.items())
         ),
         by_rarity_worlds=worlds,
-        rarity_chart=_rarity_chart(label, default_world),
+        rarity_chart=_rarity_chart(default_label, default_world),
         rarity_charts={label: chart for label, table in worlds.items() if (chart := _rarity_chart(label, table))},
     )
