@@ -4,7 +4,8 @@ For each git ref given, clones this repository at that ref into a temporary fold
 `make study` there (a fresh virtual environment included, as a new user would), and reads the
 timing files the workflow writes (`<study>/benchmarks/*.tsv`, Snakemake's per-job wall seconds).
 Prints, per ref, the whole wall time, the install, the seconds per stage (summed over that
-stage's jobs: process seconds, which overlap when jobs run in parallel), and when the last job of
+stage's jobs: process seconds, which overlap when jobs run in parallel), the CPU seconds of all
+jobs and that figure divided by the cores (no schedule can run the jobs in less), and when the last job of
 each rule finished (seconds after the first job started, from Snakemake's log), with each figure's ratio
 to the first ref's (the baseline, measured in the same run). The load average before and after is
 printed too: other processes on the machine slow every stage.
@@ -42,7 +43,12 @@ def stage_seconds(study_dir: Path) -> dict[str, float]:
     if times.is_empty():
         return {}
     summed = times.group_by("stage", maintain_order=True).agg(pl.col("seconds").sum())
-    return dict(summed.iter_rows())
+    figures = dict(summed.iter_rows())
+    cpu = times["cpu_seconds"].sum()
+    figures["CPU s, all jobs"] = cpu
+    # No schedule on this many cores can run the jobs in less (install and Snakemake's own start aside).
+    figures[f"CPU s / {os.cpu_count()} cores"] = cpu / (os.cpu_count() or 1)
+    return figures
 
 
 _STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
