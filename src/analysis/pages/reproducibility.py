@@ -28,8 +28,7 @@ def wall_times(study: Study) -> pl.DataFrame:
 
 
 def wall_times_in(folder: Path) -> pl.DataFrame:
-    """Per job of the Snakemake benchmark files in ``folder``: stage, job, wall seconds, CPU seconds
-    (all the job's processes), peak memory."""
+    """Per job of the Snakemake benchmark files in ``folder``: stage, job, seconds, peak memory."""
     rows = []
     for path in sorted(folder.glob("*.tsv")) if folder.is_dir() else []:
         stage, _, job = path.stem.partition(".")
@@ -37,22 +36,11 @@ def wall_times_in(folder: Path) -> pl.DataFrame:
         if bench.is_empty():
             continue
         r = bench.row(-1, named=True)
-        cpu = r.get("cpu_time")
-        rows.append(
-            {
-                "stage": stage,
-                "job": job or stage,
-                "seconds": float(r["s"]),
-                "cpu_seconds": float(cpu) if cpu is not None else None,
-                "max_rss_mb": r.get("max_rss"),
-            }
-        )
+        rows.append({"stage": stage, "job": job or stage, "seconds": float(r["s"]), "max_rss_mb": r.get("max_rss")})
     return (
         pl.DataFrame(rows)
         if rows
-        else pl.DataFrame(
-            schema={"stage": pl.String, "job": pl.String, "seconds": pl.Float64, "cpu_seconds": pl.Float64}
-        )
+        else pl.DataFrame(schema={"stage": pl.String, "job": pl.String, "seconds": pl.Float64})
     )
 
 
