@@ -173,7 +173,9 @@ def test_floor_and_gpass_and_plan(page):
     assert grows.to_series().all()  # the floor grows with k
     assert page.readings["floor"][0].startswith("base (toyworld at T = 1): a guesser who knows the sum's size")
     assert "within k = 32 samples" in page.readings["floor"][0]
-    for reading in page.readings["floor"]:
+    per_model = [r for r in page.readings["floor"] if " of its " in r]
+    assert len(per_model) == 2
+    for reading in per_model:
         model = reading.split(" ")[0]
         flagged, solved = map(int, re.search(r"(\d+) of its (\d+) solved problems", reading).groups())
         rows = page.floor_problems.filter(pl.col("model") == model)
@@ -181,6 +183,14 @@ def test_floor_and_gpass_and_plan(page):
         assert solved == int((rows["c"] > 0).sum())
     # the base's guesses put some of its solved problems within reach of guessing; rl never guesses
     assert page.floor_problems.filter(pl.col("model") == "base")["explained by guessing"].any()
+    # the pair's reading: of the problems only the base solves, how many are at guess level for it
+    (pair,) = [r for r in page.readings["floor"] if r.startswith("rl − base")]
+    flags = page.floor_problems.pivot(on="model", index="problem_id", values=["c", "explained by guessing"])
+    only_base = flags.filter((pl.col("c_base") > 0) & (pl.col("c_rl") == 0))
+    guessed = int(only_base["explained by guessing_base"].sum())
+    assert 0 < guessed < only_base.height
+    assert f"Of the {only_base.height} problems only base solves, {guessed} are at guess level for base" in pair
+    assert f"the other {only_base.height - guessed} it solves more often than guessing explains" in pair
     mg = page.gpass.filter(pl.col("metric") == "mG-Pass")
     assert mg["value"].is_between(0.0, 1.0).all()
     assert set(page.plan["n"]) == {32, 64}

@@ -16,6 +16,7 @@ import polars as pl
 
 from analysis.config import ModelEntry
 from analysis.findings import MAX_NEW_SHARE, OUTCOME_TEXT, PhaseBoundary
+from analysis.guess_level import BASE_ONLY, GUESSER, OTHER_ONLY
 
 # What each grading mode is, for the sentence that names the grader.
 GRADER_TEXT = {
@@ -45,6 +46,25 @@ def _fmt(x: float) -> str:
 def _range(values: Sequence[float]) -> str:
     lo, hi = min(values), max(values)
     return _fmt(lo) if abs(hi - lo) < 5e-4 else f"{_fmt(lo)} to {_fmt(hi)}"
+
+
+def _ints(values: Sequence[int]) -> str:
+    lo, hi = min(values), max(values)
+    return f"{lo}" if lo == hi else f"{lo} to {hi}"
+
+
+def _guessed(rows: list[dict[str, Any]], column: str, solved: list[int], who: str) -> str:
+    """How many of the problems only one model solves are guess-level for it (``analysis.guess_level``),
+    where the findings have that count; empty otherwise, or when none are."""
+    guessed = [r.get(column) for r in rows]
+    if any(g is None for g in guessed) or not any(guessed):
+        return ""
+    beyond = [s - int(g) for s, g in zip(solved, guessed, strict=True)]
+    return (
+        f" ({_ints([int(g) for g in guessed])} of them at guess level: {who}'s correct count is within what "
+        f"{GUESSER} would plausibly get, one-sided binomial test at 5%, so the count alone cannot tell them from "
+        f"guessing; {_ints(beyond)} solved more often than that)"
+    )
 
 
 def _group_models(models: Sequence[ModelEntry], present: set[str]) -> list[tuple[str, list[ModelEntry]]]:
@@ -77,8 +97,8 @@ def recipe_sentence(label: str, names: Sequence[str], rows: list[dict[str, Any]]
     numbers = (
         f"Δ pass@1 (model − base) {_range([r['Δ pass@1'] for r in rows])}, Δ pass@{k_n.split()[-1]} "
         f"{_range([r['Δ pass@n'] for r in rows])}; problems solved only by the model: "
-        f"{min(new)}{'' if min(new) == max(new) else f' to {max(new)}'} of {problems}, only by the base: "
-        f"{min(lost)}{'' if min(lost) == max(lost) else f' to {max(lost)}'}"
+        f"{_ints(new)}{_guessed(rows, OTHER_ONLY, new, 'the model')} of {problems}, only by the base: "
+        f"{_ints(lost)}{_guessed(rows, BASE_ONLY, lost, 'the base')}"
     )
     kind = ROLE_TEXT.get(role, role)
     who = f"{kind}: {', '.join(f'`{n}`' for n in names)}" if not label.startswith("`") else kind

@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import altair as alt
-import numpy as np
 import polars as pl
 
 from analysis import boundary_charts as BC
 from analysis import metrics as M
-from analysis.boundary_data import TOY_BENCHMARK, parse_toy_id, solutions_table
+from analysis.boundary_data import TOY_BENCHMARK, solutions_table
+from analysis.guess_level import BASE_ONLY, GUESSER, OTHER_ONLY, guess_rates, only_one_guess_level
 from analysis.metrics.band import ranges_text
-from analysis.metrics.floor import above_floor, explained_by_guessing, toy_guess_rate
+from analysis.metrics.floor import above_floor, explained_by_guessing
 from analysis.metrics.planner import DEFAULT_CANDIDATES, crossover_budget, samples_to_rule_out
 from analysis.metrics.reasoning import checked_counts
 from analysis.metrics.support import strategy_retention, support_change
@@ -109,7 +109,7 @@ def boundary_page(
             out["plan"].append(plan.with_columns(pl.lit(pair).alias("pair")))
             readings["plan"].append(f"{pair} ({where}): {sentence}")
     checked, crossings = _reasoning(study, solutions, a, readings["reasoning"]) if texts else (pl.DataFrame(),) * 2
-    floor, floor_problems = _floor(counts, readings["floor"])
+    floor, floor_problems = _floor(study, counts, readings["floor"])
     gpass = _gpass(study, counts, readings["gpass"])
     unsolved = _unsolved(solutions, pilot_n, counts, readings["plan"]) if texts else pl.DataFrame()
     bands, support, plan = _concat(out["bands"]), _concat(out["support"]), _concat(out["plan"])
@@ -238,19 +238,17 @@ def _coverage(solutions: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _floor(counts: pl.DataFrame, readings: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _floor(study: Any, counts: pl.DataFrame, readings: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     frames, flagged = [], []
     for key, frame in groups(counts):
-        if key["benchmark"] != TOY_BENCHMARK:
+        if guess_rates(key["benchmark"], frame["problem_id"].unique().to_list()) is None:
             readings.append(
                 f"{label(key)}: no answer-only run, so no guessing floor yet "
                 "(metrics.floor.floor_from_answer_only takes its counts)."
             )
             continue
         for (model,), rows in frame.group_by(["model"], maintain_order=True):
-            parsed = [parse_toy_id(p) for p in rows["problem_id"].to_list()]
-            a_, b_, nd = (np.array(x) for x in zip(*parsed, strict=True))
-            g = toy_guess_rate(a_, b_, int(nd[0]))
+            g = guess_rates(key["benchmark"], rows["problem_id"].to_list())
             n, c = rows["n"].to_numpy(), rows["c"].to_numpy()
             k_max = int(n.min())
             table = above_floor(n, c, g, powers_of_two(k_max))
@@ -263,14 +261,39 @@ def _floor(counts: pl.DataFrame, readings: list[str]) -> tuple[pl.DataFrame, pl.
             )
             last = table.row(-1, named=True)
             readings.append(
-                f"{model} ({label(key)}): a guesser who knows the sum's size hits a given problem within "
+                f"{model} ({label(key)}): {GUESSER} hits a given problem within "
                 f"k = {k_max} samples with probability {last['floor']:.0%}; {model}'s pass@{k_max} is "
                 f"{last['pass_at_k']:.0%}. Per problem, its success above that floor covers "
                 f"{last['pass_above_floor']:.0%} of the headroom to certainty on average (a problem never solved "
                 f"counts 0, one solved in most samples about 1); {int(flags.sum())} of its {int((c > 0).sum())} "
-                "solved problems are no better than guessing."
+                "solved problems have correct counts within what guessing plausibly gives."
             )
+        for base, other in pairs_in(study, frame):
+            readings.append(f"{other} − {base} ({label(key)}): {_only_one_reading(frame, base, other)}")
     return _concat(frames), _concat(flagged)
+
+
+def _only_one_reading(frame: pl.DataFrame, base: str, other: str) -> str:
+    """The problems only one model of the pair solves, and how many of them are guess-level for it."""
+    split = M.coverage_split(frame, base, other, by=GROUP)
+    row = only_one_guess_level(frame, [(base, other)]).row(0, named=True)
+    parts = []
+    for who, never, solved, guessed in (
+        (base, other, len(split.only_a), row[BASE_ONLY]),
+        (other, base, len(split.only_b), row[OTHER_ONLY]),
+    ):
+        if solved and guessed:
+            parts.append(
+                f"of the {solved} problems only {who} solves, {guessed} are at guess level for {who} (its correct "
+                f"count is within what guessing plausibly gives); the other {solved - guessed} it solves more often "
+                f"than guessing explains, and {never} never solves them"
+            )
+        elif solved:
+            parts.append(f"{who} solves each of the {solved} problems only it solves more often than guessing explains")
+    if not parts:
+        return "Each problem either model solves, the other solves too."
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + "."
 
 
 def _gpass(study: Any, counts: pl.DataFrame, readings: list[str]) -> pl.DataFrame:

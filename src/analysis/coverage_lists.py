@@ -9,13 +9,19 @@ from typing import Any
 import polars as pl
 
 from analysis import metrics as M
+from analysis.guess_level import guess_level
+
+# True where the model that solves the problem does so no more often than guessing plausibly gives
+# (analysis.guess_level); null where the benchmark has no guessing rate.
+GUESS_COLUMN = "at guess level"
 
 GROUP = ("benchmark", "temperature")
 
 
 def only_one_lists(counts: pl.DataFrame, pairs: Iterable[tuple[str, str]]) -> pl.DataFrame:
     """One row per problem solved (at n) by only one model of a (base, other) pair, per benchmark and
-    temperature: ``set`` is ``base only`` or ``other only``; ``base correct``/``other correct`` read c/n."""
+    temperature: ``set`` is ``base only`` or ``other only``; ``base correct``/``other correct`` read c/n;
+    :data:`GUESS_COLUMN` says whether the model that solves it is at guess level there."""
     pairs = list(pairs)
     lists = []
     for key_values, frame in counts.group_by(list(GROUP), maintain_order=True):
@@ -39,7 +45,16 @@ def _problem_list(
         .with_columns((pl.col("c").cast(pl.String) + "/" + pl.col("n").cast(pl.String)).alias("correct"))
         .pivot(on="model", index="problem_id", values="correct")
     )
-    return wide.select(
+    solver = frame.filter(pl.col("model") == (base if which == "base only" else other))
+    solver = solver.join(wide.select("problem_id"), on="problem_id", how="semi")
+    flags = guess_level(
+        str(key["benchmark"]), solver["problem_id"].to_list(), solver["n"].to_numpy(), solver["c"].to_numpy()
+    )
+    guessed = pl.DataFrame(
+        {"problem_id": solver["problem_id"], GUESS_COLUMN: None if flags is None else flags.tolist()},
+        schema={"problem_id": pl.String, GUESS_COLUMN: pl.Boolean},
+    )
+    return wide.join(guessed, on="problem_id", how="left").select(
         pl.lit(key["benchmark"]).alias("benchmark"),
         pl.lit(key["temperature"]).alias("temperature"),
         pl.lit(f"{base} vs {other}").alias("pair"),
@@ -47,4 +62,5 @@ def _problem_list(
         "problem_id",
         pl.col(base).alias("base correct"),
         pl.col(other).alias("other correct"),
+        GUESS_COLUMN,
     )

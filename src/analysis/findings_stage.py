@@ -4,9 +4,11 @@ It runs after grading. For each grader a benchmark is graded with (its primary o
 compares every (base, other) pair on every benchmark and temperature with
 :func:`analysis.findings.compare_pair` and writes ``<study>/results/findings.parquet``: one row
 per (grader, pair, benchmark, temperature), with ``primary`` true for the benchmark's primary
-grader. The overview, the pass@k page and the comparison page read this table; none of them
-reruns a bootstrap. It also writes the downloads the book offers: ``results/downloads/findings.csv``
-and ``coverage_problems.csv`` (every problem only one model of a pair solves).
+grader, and (where the benchmark has a guessing rate: the toy world) how many of the problems only
+one model solves are guess-level (``analysis.guess_level``). The overview, the pass@k page and
+the comparison page read this table; none of them reruns a bootstrap. It also writes the
+downloads the book offers: ``results/downloads/findings.csv`` and ``coverage_problems.csv``
+(every problem only one model of a pair solves).
 
     python -m analysis.findings_stage configs/toy.yaml
 """
@@ -22,6 +24,7 @@ import polars as pl
 
 from analysis.coverage_lists import only_one_lists
 from analysis.findings import compare_all, findings_table, rules_version
+from analysis.guess_level import only_one_guess_level
 from analysis.store import atomic_write_parquet, atomic_write_text
 from analysis.study import Study
 
@@ -51,6 +54,8 @@ def run_findings(study: Study) -> Path:
         table = findings_table(found, grader=mode)
         if table.is_empty():
             continue
+        guessed = only_one_guess_level(counts, study.config.pairs())
+        table = table.join(guessed, on=["benchmark", "temperature", "base", "other"], how="left")
         table = table.with_columns(
             (pl.col("benchmark").replace_strict(primary, default=None) == mode).alias("primary"),
             pl.col("other").replace_strict(roles, default=None).alias("role"),

@@ -25,6 +25,30 @@ class Histogram:
     cover: pl.DataFrame
     chart: alt.TopLevelMixin
     caveat: str | None = None  # results that are upper bounds (public tests only)
+    readings: list[str] = dataclasses.field(default_factory=list)
+
+
+def histogram_reading(hist: pl.DataFrame, key: dict, base: str, other: str) -> str:
+    """One pair's ends of the histogram against the paper's pattern (more problems at exactly 1
+    and at exactly 0 than the base, fewer in between), from ``accuracy_histogram``'s counts."""
+    never, always = M.ACCURACY_BINS[0], M.ACCURACY_BINS[-1]
+
+    def ends(model: str) -> tuple[int, int, int]:
+        rows = hist.filter(pl.col("model") == model)
+        zero = int(rows.filter(pl.col("bin") == never)["count"].sum())
+        one = int(rows.filter(pl.col("bin") == always)["count"].sum())
+        return zero, one, int(rows["count"].sum()) - zero - one
+
+    (b0, b1, bm), (o0, o1, om) = ends(base), ends(other)
+    text = (
+        f"{other} ({label(key)}): {o1} problems always solved (base {b1}), {o0} never solved (base {b0}), "
+        f"{om} in between (base {bm})"
+    )
+    if o1 > b1 and o0 > b0:
+        return f"{text}: more at both ends than the base, the paper's pattern."
+    if o1 > b1:
+        return f"{text}: more always solved and no more never solved than the base, so not the paper's pattern."
+    return f"{text}: no more always solved than the base, so not the paper's pattern."
 
 
 def histogram_page(study: Study, *, models: list[str] | None = None) -> Histogram:
@@ -40,7 +64,12 @@ def histogram_page(study: Study, *, models: list[str] | None = None) -> Histogra
     cover = M.cover_at_tau(counts, study.config.analysis.cover_taus, by=("model", *GROUP)).pivot(
         on="tau", index=["benchmark", "temperature", "model"], values="cover"
     )
-    return Histogram(hist, table, cover, charts.histogram_chart(hist, study.roles), upper_bound_note(study))
+    readings = []
+    for key, frame in groups(counts):
+        part = hist.filter((pl.col("benchmark") == key["benchmark"]) & (pl.col("temperature") == key["temperature"]))
+        readings += [histogram_reading(part, key, base, other) for base, other in pairs_in(study, frame)]
+    chart = charts.histogram_chart(hist, study.roles)
+    return Histogram(hist, table, cover, chart, upper_bound_note(study), readings)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from analysis import metrics as M
 from analysis.answer import GRADER_TEXT, answer_text
 from analysis.findings import phase_boundary
 from analysis.findings_stage import read_findings
+from analysis.guess_level import BASE_ONLY, OTHER_ONLY
 from analysis.pages.common import GROUP, upper_bound_note
 from analysis.study import Study
 
@@ -28,7 +29,7 @@ PUBLISHED_GRADER = "paper"
 FINDINGS_COLUMNS = (
     "grader", "benchmark", "temperature", "base", "other", "outcome", "reason", "pass@1 base", "pass@1 other",
     "Δ pass@1", "Δ pass@1 lo", "Δ pass@1 hi", "n", "pass@n base", "pass@n other", "Δ pass@n", "Δ pass@n lo",
-    "Δ pass@n hi", "other only", "base only", "problems", "crossover k",
+    "Δ pass@n hi", "other only", "base only", BASE_ONLY, OTHER_ONLY, "problems", "crossover k",
 )  # fmt: skip
 TOYWORLD_CAVEAT = (
     "*Caveat:* the toy world's corpus was tuned after a first look at its results (see *The toy world: methods*), "

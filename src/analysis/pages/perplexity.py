@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import altair as alt
@@ -21,6 +21,23 @@ class PerplexityPage:
     contrast: pl.DataFrame
     notes: Any
     entropy: pl.DataFrame
+    readings: list[str] = field(default_factory=list)
+
+
+def perplexity_reading(scores: pl.DataFrame, benchmark: str, base: str, model: str) -> str:
+    """Where the median of PPL_base(Y_model) falls among the base's perplexities of its own responses
+    (the paper: RL's responses sit in the low part of that distribution)."""
+    under_base = scores.filter((pl.col("benchmark") == benchmark) & (pl.col("scorer") == base))
+    own = under_base.filter(pl.col("generator") == base)["ppl"]
+    theirs = under_base.filter(pl.col("generator") == model)["ppl"]
+    median, own_median = float(theirs.median()), float(own.median())
+    at = float((own <= median).mean())
+    half = "lower" if at <= 0.5 else "upper"
+    return (
+        f"{model} ({benchmark}): under {base}, its responses' median perplexity is {median:.3f}, the base's own "
+        f"{own_median:.3f} (ratio {median / own_median:.3f}); {at:.0%} of the base's own responses have a "
+        f"perplexity at or below that median, so it lies in the {half} half of the base's own."
+    )
 
 
 def perplexity_page(study: Study) -> PerplexityPage:
@@ -52,12 +69,19 @@ def perplexity_page(study: Study) -> PerplexityPage:
         "prompt string; the end-of-sequence token is not counted; log-softmax in float32."
     )
     entropy = pl.read_parquet(study.entropy_path) if study.entropy_path.is_file() else pl.DataFrame()
-    heatmaps, contrast = [], []
+    heatmaps, contrast, readings = [], [], []
     for base in [m.name for m in study.config.models if m.role == "base"]:
         members = [m for m in study.roles if bases[m] == base]  # the base and the models trained from it
         part = table.filter(pl.col("scorer").is_in(members) & pl.col("generator").is_in(members))
         if part.is_empty():
             continue
+        scored = part.filter(pl.col("scorer") == base)
+        for benchmark, model in scored.select("benchmark", "generator").iter_rows():
+            if (
+                model != base
+                and scored.filter((pl.col("benchmark") == benchmark) & (pl.col("generator") == base)).height
+            ):
+                readings.append(perplexity_reading(scores, benchmark, base, model))
         heatmaps.append(charts.perplexity_heatmap(part, members, base=base))
         own = part.filter((pl.col("scorer") == base) & (pl.col("generator") == base)).select(
             "benchmark", pl.col("median").alias("PPL_base(Y_base)")
@@ -81,6 +105,5 @@ def perplexity_page(study: Study) -> PerplexityPage:
             )
         )
     contrast_table = pl.concat(contrast) if contrast else pl.DataFrame()
-    return PerplexityPage(
-        scores, table, heatmaps, charts.perplexity_chart(shown, study.roles), contrast_table, notes, entropy
-    )
+    chart = charts.perplexity_chart(shown, study.roles)
+    return PerplexityPage(scores, table, heatmaps, chart, contrast_table, notes, entropy, readings)
