@@ -16,8 +16,7 @@ from typing import Any
 
 from analysis.store import atomic_write_json
 from analysis.study import Study
-
-TOYWORLD_BASE = "base"  # the toy world's name for its base checkpoint (``toyworld:base``)
+from analysis.toyworld.config import BASE as TOYWORLD_BASE
 
 
 def _toyworld_config(study: Study) -> Path:

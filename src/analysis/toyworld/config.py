@@ -219,12 +219,16 @@ class ToyWorldConfig(_Strict):
         return self.model_copy(update={"rl": {}, "distill": None})
 
     def model_names(self) -> list[str]:
-        names = ["base"]
+        names = [BASE]
         for run, rl in self.rl.items():
             names += rl_model_names(run, rl)
         if self.distill is not None:
-            names.append("distill")
+            names.append(DISTILL)
         return names
+
+
+BASE = "base"  # the toy world's name for its base checkpoint (a study's path ``toyworld:base``)
+DISTILL = "distill"  # and for its distilled model
 
 
 def rl_model_names(run: str, rl: RLConfig) -> list[str]:

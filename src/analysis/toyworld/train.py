@@ -25,6 +25,8 @@ from typing import Any
 
 from analysis.store import atomic_write_json, is_complete, mark_complete, read_marker, stable_hash
 from analysis.toyworld.config import (
+    BASE,
+    DISTILL,
     RLConfig,
     ToyWorldConfig,
     base_key,
@@ -155,12 +157,12 @@ def job_distill(config: dict[str, Any], base_folder: str, folder: str, progress:
 def checkpoint_folders(cfg: ToyWorldConfig, out_root: str | os.PathLike[str]) -> dict[str, Path]:
     """Where each model of ``cfg`` is (or will be) stored, by model name."""
     root = Path(out_root)
-    folders = {"base": root / f"base-{base_key(cfg)}"}
+    folders = {BASE: root / f"base-{base_key(cfg)}"}
     for run, rl in cfg.rl.items():
         for name, seed in zip(rl_model_names(run, rl), rl.seeds, strict=True):
             folders[name] = root / f"rl-{rl_key(cfg, rl, seed)}"
     if cfg.distill is not None:
-        folders["distill"] = root / f"distill-{distill_key(cfg)}"
+        folders[DISTILL] = root / f"distill-{distill_key(cfg)}"
     return folders
 
 
@@ -190,13 +192,13 @@ def training_jobs(cfg: ToyWorldConfig, folders: dict[str, Path]) -> dict[str, Jo
     """The job that trains each model of ``cfg`` into ``folders[name]`` (every job but the base's
     needs the finished base)."""
     dump = cfg.model_dump(mode="json")
-    jobs = {"base": Job("base", job_pretrain, {"config": dump, "folder": str(folders["base"])})}
+    jobs = {BASE: Job(BASE, job_pretrain, {"config": dump, "folder": str(folders[BASE])})}
     for run, rl in cfg.rl.items():
         for name, seed in zip(rl_model_names(run, rl), rl.seeds, strict=True):
-            jobs[name] = rl_job(cfg, name, rl, seed, folders["base"], folders[name])
+            jobs[name] = rl_job(cfg, name, rl, seed, folders[BASE], folders[name])
     if cfg.distill is not None:
-        kwargs = {"config": dump, "base_folder": str(folders["base"]), "folder": str(folders["distill"])}
-        jobs["distill"] = Job("distill", job_distill, kwargs)
+        kwargs = {"config": dump, "base_folder": str(folders[BASE]), "folder": str(folders[DISTILL])}
+        jobs[DISTILL] = Job(DISTILL, job_distill, kwargs)
     return jobs
 
 
@@ -223,8 +225,8 @@ def train_one(
         raise KeyError(msg)
     if is_complete(folders[name]):
         return folders[name]
-    if name != "base" and not is_complete(folders["base"]):
-        msg = f"toy-world model {name!r} starts from the base, not trained yet ({folders['base']}): train 'base' first"
+    if name != BASE and not is_complete(folders[BASE]):
+        msg = f"toy-world model {name!r} starts from the base, not trained yet ({folders[BASE]}): train {BASE!r} first"
         raise FileNotFoundError(msg)
     run_jobs([training_jobs(cfg, folders)[name]], 1, progress)
     return folders[name]
@@ -255,11 +257,11 @@ def train_all(
     t0 = time.perf_counter()
     trained = []
     jobs = training_jobs(cfg, folders)
-    if not is_complete(folders["base"]):
-        trained.append("base")
-        run_jobs([jobs["base"]], 1, progress)
-    timings["base"] = time.perf_counter() - t0
-    jobs = [job for name, job in jobs.items() if name != "base" and not is_complete(folders[name])]
+    if not is_complete(folders[BASE]):
+        trained.append(BASE)
+        run_jobs([jobs[BASE]], 1, progress)
+    timings[BASE] = time.perf_counter() - t0
+    jobs = [job for name, job in jobs.items() if name != BASE and not is_complete(folders[name])]
     t1 = time.perf_counter()
     run_jobs(jobs, n_workers, progress)
     timings["after_base"] = time.perf_counter() - t1
