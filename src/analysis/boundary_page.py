@@ -21,7 +21,7 @@ import polars as pl
 from analysis import boundary_charts as BC
 from analysis import metrics as M
 from analysis.boundary_data import TOY_BENCHMARK, solutions_table
-from analysis.guess_level import BASE_ONLY, GUESSER, OTHER_ONLY, guess_rates, only_one_guess_level
+from analysis.guess_level import BASE_ONLY, GUESSER, OTHER_ONLY, guess_rates, only_one_counts
 from analysis.metrics.band import ranges_text
 from analysis.metrics.floor import above_floor, explained_by_guessing
 from analysis.metrics.planner import DEFAULT_CANDIDATES, crossover_budget, samples_to_rule_out
@@ -275,12 +275,11 @@ def _floor(study: Any, counts: pl.DataFrame, readings: list[str]) -> tuple[pl.Da
 
 def _only_one_reading(frame: pl.DataFrame, base: str, other: str) -> str:
     """The problems only one model of the pair solves, and how many of them are guess-level for it."""
-    split = M.coverage_split(frame, base, other, by=GROUP)
-    row = only_one_guess_level(frame, [(base, other)]).row(0, named=True)
+    row = only_one_counts(frame, base, other)
     parts = []
     for who, never, solved, guessed in (
-        (base, other, len(split.only_a), row[BASE_ONLY]),
-        (other, base, len(split.only_b), row[OTHER_ONLY]),
+        (base, other, row["base only"], row[BASE_ONLY]),
+        (other, base, row["other only"], row[OTHER_ONLY]),
     ):
         if solved and guessed:
             parts.append(

@@ -66,6 +66,21 @@ def _count(frame: pl.DataFrame, model: str, ids: tuple[str, ...], benchmark: str
     return None if flags is None else int(flags.sum())
 
 
+def only_one_counts(frame: pl.DataFrame, base: str, other: str) -> dict[str, int | None]:
+    """For one benchmark and temperature (``frame``): how many problems only the base solves
+    (``base only``) and only the other model solves (``other only``), and how many of each are
+    guess-level for the model that solves them (:data:`BASE_ONLY`, :data:`OTHER_ONLY`; null where
+    the benchmark has no guessing rate)."""
+    split = M.coverage_split(frame, base, other, by=GROUP)
+    benchmark = str(frame["benchmark"][0])
+    return {
+        "base only": len(split.only_a),
+        "other only": len(split.only_b),
+        BASE_ONLY: _count(frame, base, split.only_a, benchmark),
+        OTHER_ONLY: _count(frame, other, split.only_b, benchmark),
+    }
+
+
 def only_one_guess_level(counts: pl.DataFrame, pairs: Iterable[tuple[str, str]]) -> pl.DataFrame:
     """Per (benchmark, temperature, base, other): how many of the problems only the base solves are
     guess-level for the base (:data:`BASE_ONLY`), and how many of those only the other model solves
@@ -78,15 +93,15 @@ def only_one_guess_level(counts: pl.DataFrame, pairs: Iterable[tuple[str, str]])
         for base, other in pairs:
             if base not in present or other not in present:
                 continue
-            split = M.coverage_split(frame, base, other, by=GROUP)
+            found = only_one_counts(frame, base, other)
             rows.append(
                 {
                     "benchmark": benchmark,
                     "temperature": temperature,
                     "base": base,
                     "other": other,
-                    BASE_ONLY: _count(frame, base, split.only_a, str(benchmark)),
-                    OTHER_ONLY: _count(frame, other, split.only_b, str(benchmark)),
+                    BASE_ONLY: found[BASE_ONLY],
+                    OTHER_ONLY: found[OTHER_ONLY],
                 }
             )
     schema = {

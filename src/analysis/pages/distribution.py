@@ -10,6 +10,7 @@ import polars as pl
 
 from analysis import charts
 from analysis import metrics as M
+from analysis.answer import grader_sentence
 from analysis.coverage_lists import only_one_lists
 from analysis.pages.common import GROUP, groups, label, pairs_in, shown_models, upper_bound_note
 from analysis.study import Study
@@ -26,6 +27,7 @@ class Histogram:
     chart: alt.TopLevelMixin
     caveat: str | None = None  # results that are upper bounds (public tests only)
     readings: list[str] = dataclasses.field(default_factory=list)
+    grader: str = ""  # who decided "solved": the primary grader of each benchmark shown
 
 
 def histogram_reading(hist: pl.DataFrame, key: dict, base: str, other: str) -> str:
@@ -69,7 +71,8 @@ def histogram_page(study: Study, *, models: list[str] | None = None) -> Histogra
         part = hist.filter((pl.col("benchmark") == key["benchmark"]) & (pl.col("temperature") == key["temperature"]))
         readings += [histogram_reading(part, key, base, other) for base, other in pairs_in(study, frame)]
     chart = charts.histogram_chart(hist, study.roles)
-    return Histogram(hist, table, cover, chart, upper_bound_note(study), readings)
+    grader = grader_sentence([study.primary_mode(b) for b in counts["benchmark"].unique(maintain_order=True)])
+    return Histogram(hist, table, cover, chart, upper_bound_note(study), readings, grader)
 
 
 # ---------------------------------------------------------------------------------------------

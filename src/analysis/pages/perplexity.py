@@ -69,19 +69,12 @@ def perplexity_page(study: Study) -> PerplexityPage:
         "prompt string; the end-of-sequence token is not counted; log-softmax in float32."
     )
     entropy = pl.read_parquet(study.entropy_path) if study.entropy_path.is_file() else pl.DataFrame()
-    heatmaps, contrast, readings = [], [], []
+    heatmaps, contrast = [], []
     for base in [m.name for m in study.config.models if m.role == "base"]:
         members = [m for m in study.roles if bases[m] == base]  # the base and the models trained from it
         part = table.filter(pl.col("scorer").is_in(members) & pl.col("generator").is_in(members))
         if part.is_empty():
             continue
-        scored = part.filter(pl.col("scorer") == base)
-        for benchmark, model in scored.select("benchmark", "generator").iter_rows():
-            if (
-                model != base
-                and scored.filter((pl.col("benchmark") == benchmark) & (pl.col("generator") == base)).height
-            ):
-                readings.append(perplexity_reading(scores, benchmark, base, model))
         heatmaps.append(charts.perplexity_heatmap(part, members, base=base))
         own = part.filter((pl.col("scorer") == base) & (pl.col("generator") == base)).select(
             "benchmark", pl.col("median").alias("PPL_base(Y_base)")
@@ -105,5 +98,10 @@ def perplexity_page(study: Study) -> PerplexityPage:
             )
         )
     contrast_table = pl.concat(contrast) if contrast else pl.DataFrame()
+    readings = [
+        perplexity_reading(scores, r["benchmark"], r["base"], r["model"])
+        for r in contrast_table.iter_rows(named=True)
+        if r["PPL_base(Y_base)"] is not None  # the base's own responses were scored on this benchmark
+    ]
     chart = charts.perplexity_chart(shown, study.roles)
     return PerplexityPage(scores, table, heatmaps, chart, contrast_table, notes, entropy, readings)
