@@ -116,3 +116,57 @@ def test_committed_results_carry_their_provenance():
     assert table is not None
     assert summary is not None
     assert summary.table["seeds"].sum() == table.table.height
+
+
+def _world_dict(steps: int) -> dict:
+    """The default toy world's config as a table records it, with ``steps`` of pretraining."""
+    from analysis.toyworld.config import default_config_path, read_config_dict
+
+    config = read_config_dict(default_config_path())
+    config["pretrain"] = config["pretrain"] | {"steps": steps}
+    return config
+
+
+def test_a_table_says_whether_its_runs_start_from_the_studys_base(tmp_path):
+    from analysis.toyworld.config import load_config
+
+    steps = load_config().pretrain.steps
+    same = provenance(_world_dict(steps), "python -m analysis.toyworld evaluate --table t.csv")
+    other = provenance(_world_dict(2 * steps), "python -m analysis.toyworld evaluate --table t.csv")
+    _write(tmp_path, "same", _seeds(), same)
+    _write(tmp_path, "other", _seeds(), other)
+    assert f"start from the study's base ({steps} pretraining steps)" in load_results("same", tmp_path).note()
+    note = load_results("other", tmp_path).note()
+    assert f"different base than the study's models:** pretrained for {2 * steps} steps" in note
+    assert f"the study's base: {steps} steps" in note
+    assert "the same task, corpus and model" in note
+    assert load_results("other", tmp_path).current  # a different base is said, not stale by itself
+
+
+def test_a_table_whose_config_file_now_gives_another_base_is_stale(tmp_path):
+    config = tmp_path / "world.yaml"
+    default = RESULTS_DIR.parents[1] / "configs" / "toyworld" / "default.yaml"
+    config.write_text(f"extends: {default}\nname: w\npretrain: {{steps: 7}}\n")
+    command = f"python -m analysis.toyworld evaluate --config {config} --table t.csv"
+    _write(tmp_path, "now", _seeds(), provenance(_world_dict(7), command))
+    _write(tmp_path, "before", _seeds(), provenance(_world_dict(8), command))
+    assert load_results("now", tmp_path).current
+    before = load_results("before", tmp_path)
+    assert before.stale_reasons() == [f"`{config}` now gives a different base (7 pretraining steps)"]
+    assert "Stale" in before.note()
+
+
+def test_the_methods_page_states_the_default_recipe():
+    """book/toyworld.md writes the default recipe's step counts in prose; they must be the config's."""
+    import re
+
+    from analysis.toyworld.config import load_config
+
+    text = (RESULTS_DIR.parents[1] / "book" / "toyworld.md").read_text(encoding="utf-8")
+    cfg = load_config()
+    rl = next(iter(cfg.rl.values()))
+    assert {r.steps for r in cfg.rl.values()} == {rl.steps}
+    assert re.search(rf"corpus rows, {cfg.pretrain.steps} steps of {cfg.pretrain.batch_size} rows", text)
+    assert re.search(rf"; {rl.steps} steps, with a snapshot after {rl.snapshots[0]}\.", text)
+    assert len(rl.snapshots) == 1
+    assert re.search(rf"traces for fresh train-pool problems .*?: {cfg.distill.steps} steps of", text, re.S)

@@ -253,8 +253,10 @@ def settings_sentence(config: dict) -> str:
     rl = RLConfig.model_validate(grid.get("rl") or {})
     model = config.get("model") or {}
     kl = f"KL β = {rl.beta:g} against the base" if rl.beta else "no KL penalty"
+    steps = (config.get("pretrain") or {}).get("steps")
     shape = (
         f"a {model.get('num_layers')}-layer, {model.get('hidden_size')}-wide character model"
+        + (f" pretrained for {steps} steps" if steps else "")
         if model
         else "the toy base"
     )

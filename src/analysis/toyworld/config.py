@@ -132,7 +132,7 @@ class ModelShape(_Strict):
 
 
 class PretrainConfig(_Strict):
-    steps: int = Field(3000, ge=1)
+    steps: int = Field(1500, ge=1)
     batch_size: int = Field(128, ge=1)
     lr: float = 3e-3
     warmup: int = 100
@@ -149,14 +149,14 @@ class RLConfig(_Strict):
     prompt_carries: dict[int, float] = {0: 1}
     prompts_per_step: int = Field(16, ge=1)
     group_size: int = Field(16, ge=2)
-    steps: int = Field(200, ge=1)
+    steps: int = Field(100, ge=1)
     lr: float = 3e-4
     beta: float = Field(0.05, ge=0)  # KL coefficient (k3 estimator, against the base)
     temperature: float = Field(1.0, gt=0)
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = 32
     grad_clip: float = 1.0
-    snapshots: tuple[int, ...] = (50, 100)
+    snapshots: tuple[int, ...] = (50,)
     seeds: tuple[int, ...] = (0,)
 
     @field_validator("prompt_carries")

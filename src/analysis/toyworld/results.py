@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -18,9 +19,17 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from pydantic import ValidationError
 
 from analysis.store import atomic_write_json, stable_hash
-from analysis.toyworld.config import code_version
+from analysis.toyworld.config import (
+    ToyWorldConfig,
+    base_key,
+    code_version,
+    default_config_path,
+    load_config,
+    read_config_dict,
+)
 
 # The source checkout's committed results (absolute, so notebooks run from any folder find them).
 RESULTS_DIR = Path(__file__).resolve().parents[3] / "data" / "toyworld"
@@ -55,6 +64,73 @@ def provenance(config: dict[str, Any], command: str, **extra: Any) -> dict[str, 
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": command,
     } | extra
+
+
+def _world(config: dict[str, Any] | None) -> ToyWorldConfig | None:
+    """A table's recorded config as a first toy world (its experiment sections, e.g. ``phase``, set
+    aside); None when it records none (toy world 2's tables share this module's ``Results``)."""
+    if not config or "corpus" not in config:
+        return None
+    try:
+        return ToyWorldConfig.model_validate({k: v for k, v in config.items() if k in ToyWorldConfig.model_fields})
+    except ValidationError:
+        return None
+
+
+def from_study_base(config: dict[str, Any] | None) -> bool | None:
+    """Whether a table's recorded config trains the study's base (None: it records no first toy world)."""
+    world = _world(config)
+    if world is None:
+        return None
+    return base_key(world) == base_key(load_config(default_config_path()))
+
+
+def base_sentence(config: dict[str, Any] | None) -> str:
+    """Which base a committed table's runs start from, beside the study's base (the default
+    config's): the same one, or how its pretraining differs. Empty when ``config`` records no world."""
+    world = _world(config)
+    if world is None:
+        return ""
+    if from_study_base(config):
+        return f"Its runs start from the study's base ({world.pretrain.steps} pretraining steps)."
+    return f"**Its runs start from a different base than the study's models:** {base_difference(config)}."
+
+
+def base_difference(config: dict[str, Any]) -> str:
+    """How a table's base differs from the study's, e.g. "pretrained for 3000 steps (the study's
+    base: 1500 steps, ...); the same task, corpus and model"."""
+    table, study = _world(config), load_config(default_config_path())
+    if table is None:
+        return "not a first toy world's config"
+    same = [name for name in ("task", "corpus", "model") if getattr(table, name) == getattr(study, name)]
+    differ = [
+        f"for {value} steps" if field == "steps" else f"with {field} {value}"
+        for field, value in table.pretrain.model_dump().items()
+        if value != getattr(study.pretrain, field)
+    ]
+    what = f"pretrained {' and '.join(differ)}" if differ else "pretrained alike"
+    alike = f"; the same {_joined(same)}" if same else ""
+    return f"{what} (the study's base: {study.pretrain.steps} steps, `configs/toyworld/default.yaml`){alike}"
+
+
+def _joined(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def base_drift(meta: dict[str, Any]) -> str:
+    """A stale reason when the table's own config file (``--config`` of its command) now gives a
+    different base than the one the table was made from; empty otherwise."""
+    recorded, found = _world(meta.get("config")), re.search(r"--config (\S+)", str(meta.get("command") or ""))
+    if recorded is None or found is None:
+        return ""
+    path = Path(found.group(1))
+    path = path if path.is_absolute() else Path(__file__).resolve().parents[3] / path
+    if not path.is_file():
+        return ""
+    now = _world(read_config_dict(path))
+    if now is None or base_key(now) == base_key(recorded):
+        return ""
+    return f"`{found.group(1)}` now gives a different base ({now.pretrain.steps} pretraining steps)"
 
 
 def write_meta(meta: dict[str, Any], table_path: str | os.PathLike[str]) -> Path:
@@ -94,6 +170,9 @@ class Results:
             reasons.append(f"training code {m.get('training_code_version')} → {training}")
         if m.get("evaluation_code_version") != evaluation:
             reasons.append(f"evaluation code {m.get('evaluation_code_version')} → {evaluation}")
+        drift = base_drift(m)
+        if drift:
+            reasons.append(drift)
         if m.get("findings_rules_version") != rules_version():
             was = m.get("findings_rules_version")
             reasons.append(
@@ -108,7 +187,7 @@ class Results:
         """One line for the reader: what produced the table, and whether it is stale."""
         m = self.meta
         seconds = m.get("seconds", {}).get("total")
-        took = f"; that call took {seconds / 60:.1f} min, reusing cached checkpoints and evaluations" if seconds else ""
+        took = f"; that call took {seconds / 60:.1f} min, counting only what it did not find cached" if seconds else ""
         trained = m.get("checkpoint_training_seconds")
         if trained:
             took += f"; training its checkpoints took {trained / 60:.0f} process-minutes in all"
@@ -116,6 +195,9 @@ class Results:
             f"`{self.path.name}`: made by `{m.get('command')}` on {m.get('created', '?')[:10]} "
             f"(config hash {str(m.get('config_hash'))[:12]}, commit {str(m.get('git_commit'))[:12]}{took})."
         )
+        base = base_sentence(self.meta.get("config"))
+        if base:
+            line += f" {base}"
         reasons = self.stale_reasons()
         if reasons:
             line += f" **Stale:** {'; '.join(reasons)}. Rerun the command to refresh it."
