@@ -62,14 +62,15 @@ class Overview:
 
 def _phase() -> tuple[list[Any], str | None]:
     """The committed phase diagram's boundary, and the caveat with its staleness."""
-    from analysis.toyworld.results import RESULTS_DIR, base_difference, from_study_base, load_results
+    from analysis.toyworld.results import RESULTS_DIR, base_difference, load_results
 
     phase = load_results("phase_summary", RESULTS_DIR, meta_name="phase_diagram")
     if phase is None:
         return [], TOYWORLD_CAVEAT
     caveat = TOYWORLD_CAVEAT
-    if from_study_base(phase.meta.get("config")) is False:
-        caveat += f" The phase diagram's runs start from another base: {base_difference(phase.meta['config'])}."
+    other_base = base_difference(phase.meta.get("config"))
+    if other_base:
+        caveat += f" The phase diagram's runs start from another base: {other_base}."
     reasons = phase.stale_reasons()
     if reasons:
         caveat += f" The phase diagram's table is stale ({'; '.join(reasons)}); see the toy-world page."

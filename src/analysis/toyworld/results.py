@@ -31,8 +31,9 @@ from analysis.toyworld.config import (
     read_config_dict,
 )
 
+REPO = Path(__file__).resolve().parents[3]  # the source checkout
 # The source checkout's committed results (absolute, so notebooks run from any folder find them).
-RESULTS_DIR = Path(__file__).resolve().parents[3] / "data" / "toyworld"
+RESULTS_DIR = REPO / "data" / "toyworld"
 
 
 def git_commit(here: Path | None = None, label: str = "toyworld") -> str:
@@ -77,31 +78,16 @@ def _world(config: dict[str, Any] | None) -> ToyWorldConfig | None:
         return None
 
 
-def from_study_base(config: dict[str, Any] | None) -> bool | None:
-    """Whether a table's recorded config trains the study's base (None: it records no first toy world)."""
-    world = _world(config)
-    if world is None:
-        return None
-    return base_key(world) == base_key(load_config(default_config_path()))
+def _worlds(config: dict[str, Any] | None) -> tuple[ToyWorldConfig, ToyWorldConfig] | None:
+    """(the table's world, the study's world: the default config's), or None without a first world."""
+    table = _world(config)
+    return None if table is None else (table, load_config(default_config_path()))
 
 
-def base_sentence(config: dict[str, Any] | None) -> str:
-    """Which base a committed table's runs start from, beside the study's base (the default
-    config's): the same one, or how its pretraining differs. Empty when ``config`` records no world."""
-    world = _world(config)
-    if world is None:
+def _difference(table: ToyWorldConfig, study: ToyWorldConfig) -> str:
+    """How ``table``'s base differs from ``study``'s (empty when it is the same checkpoint)."""
+    if base_key(table) == base_key(study):
         return ""
-    if from_study_base(config):
-        return f"Its runs start from the study's base ({world.pretrain.steps} pretraining steps)."
-    return f"**Its runs start from a different base than the study's models:** {base_difference(config)}."
-
-
-def base_difference(config: dict[str, Any]) -> str:
-    """How a table's base differs from the study's, e.g. "pretrained for 3000 steps (the study's
-    base: 1500 steps, ...); the same task, corpus and model"."""
-    table, study = _world(config), load_config(default_config_path())
-    if table is None:
-        return "not a first toy world's config"
     same = [name for name in ("task", "corpus", "model") if getattr(table, name) == getattr(study, name)]
     differ = [
         f"for {value} steps" if field == "steps" else f"with {field} {value}"
@@ -111,6 +97,26 @@ def base_difference(config: dict[str, Any]) -> str:
     what = f"pretrained {' and '.join(differ)}" if differ else "pretrained alike"
     alike = f"; the same {_joined(same)}" if same else ""
     return f"{what} (the study's base: {study.pretrain.steps} steps, `configs/toyworld/default.yaml`){alike}"
+
+
+def base_difference(config: dict[str, Any] | None) -> str:
+    """How a table's base differs from the study's, e.g. "pretrained for 3000 steps (the study's
+    base: 1500 steps, ...); the same task, corpus and model"; empty when it is the study's base or
+    ``config`` records no first toy world."""
+    worlds = _worlds(config)
+    return _difference(*worlds) if worlds else ""
+
+
+def base_sentence(config: dict[str, Any] | None) -> str:
+    """Which base a committed table's runs start from, beside the study's base: the same one, or
+    how its pretraining differs. Empty when ``config`` records no first toy world."""
+    worlds = _worlds(config)
+    if worlds is None:
+        return ""
+    differ = _difference(*worlds)
+    if not differ:
+        return f"Its runs start from the study's base ({worlds[0].pretrain.steps} pretraining steps)."
+    return f"**Its runs start from a different base than the study's models:** {differ}."
 
 
 def _joined(words: list[str]) -> str:
@@ -124,7 +130,7 @@ def base_drift(meta: dict[str, Any]) -> str:
     if recorded is None or found is None:
         return ""
     path = Path(found.group(1))
-    path = path if path.is_absolute() else Path(__file__).resolve().parents[3] / path
+    path = path if path.is_absolute() else REPO / path
     if not path.is_file():
         return ""
     now = _world(read_config_dict(path))
